@@ -1,0 +1,76 @@
+# Fraud scoring inside PostgreSQL, driven by dbt. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# PL/Python uses the system Python: build the venv from it so compiled packages match.
+PYTHON ?= $(shell command -v /usr/bin/python3 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+ROWS ?= 284807
+DATA ?=
+PROFILE ?= quick
+
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help venv db-start db-stop db-status psql profile demo test test-unit lint format udf train-2017 clean clean-venv
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -c requirements.lock
+	@touch $@
+
+venv: $(VENV)/.installed ## create .venv with the pinned packages (reused when present)
+
+db-start: venv ## create (first time) and start the project's PostgreSQL cluster
+	@scripts/db.sh start
+
+db-stop: ## stop the project's PostgreSQL cluster
+	@scripts/db.sh stop
+
+db-status: ## is the cluster running?
+	@scripts/db.sh status
+
+psql: ## a psql shell on the project's database
+	@scripts/db.sh psql
+
+profiles.yml: profiles.yml.example
+	@test -f $@ || { cp $< $@; echo "created profiles.yml from profiles.yml.example"; }
+
+profile: profiles.yml ## create profiles.yml from profiles.yml.example if absent
+
+demo: db-start profiles.yml ## set up everything, score every transaction, print a summary (DATA=file.csv to use a Kaggle file)
+	@$(BIN)/python scripts/demo.py --rows $(ROWS) --profile $(PROFILE) $(if $(DATA),--data $(DATA))
+
+test: db-start profiles.yml ## the whole suite: unit tests, database tests, dbt build on a fresh schema
+	$(BIN)/python -m pytest tests/python
+
+test-unit: venv ## only the tests that need no database
+	$(BIN)/python -m pytest tests/python -m "not database"
+
+lint: venv ## ruff, sqlfluff, and the generated UDF macro in sync with scoring/fraud_scorer.py
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint models macros tests/dbt
+	$(BIN)/python -m scoring.build_udf --check
+
+format: venv ## ruff format + regenerate the UDF macro
+	$(BIN)/ruff format .
+	$(BIN)/python -m scoring.build_udf
+
+udf: venv ## regenerate macros/_generated/fraud_scorer_py.sql from scoring/fraud_scorer.py
+	$(BIN)/python -m scoring.build_udf
+
+train-2017: venv ## the full 2017 protocol (10 folds, 20 epochs, batch 32: about an hour here) into artifacts/2017
+	$(BIN)/python -m training train $(if $(DATA),--data $(DATA),--synthetic $(ROWS)) --profile 2017 --out artifacts/2017
+
+clean: db-stop ## stop the cluster and remove its data, generated data, models and dbt output
+	rm -rf .pgdata target logs data artifacts .pytest_cache
+
+clean-venv: ## remove the virtual environment
+	rm -rf $(VENV)

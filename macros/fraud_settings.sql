@@ -1,0 +1,79 @@
+{#- Validated settings: every var that reaches SQL passes through here. -#}
+
+{% macro fraud_schema() -%}
+    {{ return(_fraud_identifier(var('fraud_schema', 'fraud'), 'var fraud_schema')) }}
+{%- endmacro %}
+
+{% macro fraud_registry() -%}
+    {{ return(fraud_schema() ~ '.models') }}
+{%- endmacro %}
+
+{% macro fraud_engine() -%}
+    {%- set engine = var('fraud_engine', 'numpy') | string -%}
+    {%- if engine not in ['numpy', 'keras'] -%}
+        {{ exceptions.raise_compiler_error("var fraud_engine must be 'numpy' or 'keras', got " ~ (engine | tojson)) }}
+    {%- endif -%}
+    {{ return(engine) }}
+{%- endmacro %}
+
+{% macro fraud_batch_rows() -%}
+    {#- One stack per (segment, batch) holds at most this many rows: about 120 bytes
+        a row in the stack, plus 8,192-row chunks of activations while scoring. -#}
+    {%- set raw = var('fraud_batch_rows', 100000) -%}
+    {%- set text = raw | string -%}
+    {%- if not modules.re.fullmatch('[0-9]+', text) -%}
+        {{ exceptions.raise_compiler_error("var fraud_batch_rows must be a positive whole number, got " ~ (text | tojson)) }}
+    {%- endif -%}
+    {%- set rows = text | int -%}
+    {%- if rows < 1 or rows > 1000000 -%}
+        {{ exceptions.raise_compiler_error("var fraud_batch_rows must be between 1 and 1,000,000 (a stack of 1,000,000 rows is ~120 MB in one backend), got " ~ rows) }}
+    {%- endif -%}
+    {{ return(rows) }}
+{%- endmacro %}
+
+{% macro _fraud_identifier(name, what) -%}
+    {%- if not modules.re.fullmatch('[a-z_][a-z0-9_]{0,62}', name | string) -%}
+        {{ exceptions.raise_compiler_error(what ~ " must be a lowercase SQL identifier ([a-z_][a-z0-9_]*), got " ~ (name | string | tojson)) }}
+    {%- endif -%}
+    {{ return(name | string) }}
+{%- endmacro %}
+
+{% macro _fraud_literal(value) -%}
+    {#- A SQL string literal; standard_conforming_strings is on in every supported engine. -#}
+    {{ return("'" ~ (value | string | replace("'", "''")) ~ "'") }}
+{%- endmacro %}
+
+{% macro fraud_selected_model() -%}
+    {#- The model that scores: var fraud_model_version, or the newest registered.
+        Returns {version, threshold}; an unknown version is a compile error. -#}
+    {%- set wanted = var('fraud_model_version', '') | string -%}
+    {%- if wanted and not modules.re.fullmatch('[A-Za-z0-9._-]{1,128}', wanted) -%}
+        {{ exceptions.raise_compiler_error("var fraud_model_version may hold only letters, digits, '.', '_' and '-', got " ~ (wanted | tojson)) }}
+    {%- endif -%}
+    {%- if not execute -%}
+        {{ return({'version': wanted or 'unresolved', 'threshold': 0.5}) }}
+    {%- endif -%}
+    {%- set registry = fraud_registry() -%}
+    {%- set sql -%}
+        select model_version, coalesce((metadata ->> 'threshold')::float8, 0.5) as threshold
+        from {{ registry }}
+        {% if wanted -%} where model_version = {{ _fraud_literal(wanted) }} {%- endif %}
+        order by registered_at desc, model_version desc
+        limit 1
+    {%- endset -%}
+    {%- set rows = run_query(sql).rows -%}
+    {%- if rows | length == 0 -%}
+        {%- if wanted -%}
+            {{ exceptions.raise_compiler_error("model version " ~ (wanted | tojson) ~ " is not registered in " ~ registry ~ ": register it with `python -m training register --model-dir DIR`, or leave var fraud_model_version empty for the newest") }}
+        {%- else -%}
+            {{ exceptions.raise_compiler_error("no model is registered in " ~ registry ~ ": train and register one first (`make model`)") }}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set threshold = var('fraud_threshold', none) -%}
+    {%- if threshold is none or threshold == '' -%}
+        {%- set threshold = rows[0][1] -%}
+    {%- elif not modules.re.fullmatch('0?\.[0-9]+', threshold | string) -%}
+        {{ exceptions.raise_compiler_error("var fraud_threshold must be a number strictly between 0 and 1, got " ~ (threshold | string | tojson)) }}
+    {%- endif -%}
+    {{ return({'version': rows[0][0], 'threshold': threshold | float}) }}
+{%- endmacro %}

@@ -1,0 +1,32 @@
+with
+
+source as (
+
+    select * from {{ source('raw', 'credit_card') }}
+
+),
+
+renamed as (
+
+    select
+        ---------- ids
+        transaction_id,
+
+        ---------- numerics
+        time as seconds_since_start,
+        {% for column in fraud_feature_columns() -%}
+            {{ column }},
+        {% endfor -%}
+        amount,
+
+        ---------- labels
+        class = 1 as is_labeled_fraud,
+
+        ---------- features for scoring, packed once
+        {{ pack_features(fraud_feature_columns()) }} as features
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,165 @@
+"""`make demo`: data -> raw table -> model -> registry -> dbt seed/run/test -> summary.
+
+Each step is timed; steps whose output is already there and current are reused,
+so a second `make demo` gives the same scores (the model is not retrained).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from training import artifacts  # noqa: E402
+from training.config import PROFILES  # noqa: E402
+
+DBT = str(ROOT / ".venv" / "bin" / "dbt")
+timings: list[tuple[str, float, str]] = []
+
+
+def step(name: str):
+    def wrap(fn):
+        def run(*args, **kwargs):
+            print(f"==> {name}", flush=True)
+            started = time.perf_counter()
+            result = fn(*args, **kwargs)
+            value, note = result if isinstance(result, tuple) else (None, result or "")
+            timings.append((name, time.perf_counter() - started, note))
+            return value
+
+        return run
+
+    return wrap
+
+
+def dbt(*args: str) -> None:
+    result = subprocess.run([DBT, *args], cwd=ROOT)
+    if result.returncode:
+        sys.exit(f"demo: `dbt {' '.join(args)}` failed (exit {result.returncode})")
+
+
+@step("data")
+def make_data(rows: int, data: Path | None) -> tuple[Path, str]:
+    if data:
+        return data, f"Kaggle-format file {data}"
+    from training.data import write_synthetic_csv
+
+    path = ROOT / "data" / f"synthetic_{rows}.csv"
+    if path.exists():
+        return path, f"reused {path.relative_to(ROOT)}"
+    write_synthetic_csv(path, rows)
+    return path, f"generated {rows:,} synthetic rows"
+
+
+@step("load raw.credit_card")
+def load(path: Path) -> str:
+    from training.db import connection
+    from training.loading import load_csv
+
+    with connection() as conn:
+        rows = load_csv(conn, path)
+    return f"{rows:,} rows"
+
+
+@step("train")
+def train(path: Path, profile: str, model_dir: Path) -> str:
+    meta_path = model_dir / artifacts.METADATA_FILE
+    if meta_path.exists() and (model_dir / artifacts.MODEL_FILE).exists():
+        meta = json.loads(meta_path.read_text())
+        if meta["training_data"]["source"] == str(path) and meta["config"] == PROFILES[profile].as_dict():
+            return f"reused {meta['model_version']} (same data and profile)"
+    from training import data
+    from training.train import cross_validate
+
+    dataset = data.load_kaggle_csv(path)
+    started = time.perf_counter()
+    result = cross_validate(dataset.X, dataset.y, PROFILES[profile])
+    meta = artifacts.save(result, dataset.describe(), model_dir, time.perf_counter() - started)
+    return f"trained {meta['model_version']} ({profile} profile)"
+
+
+@step("install scoring functions")
+def install() -> str:
+    dbt("run-operation", "install_fraud_scoring", "--quiet")
+
+
+@step("register model")
+def register(model_dir: Path) -> str:
+    from training.db import connection
+    from training.register import register as do_register
+
+    with connection() as conn:
+        version, new = do_register(conn, model_dir)
+    return f"{version} ({'new' if new else 'already registered'})"
+
+
+@step("dbt seed")
+def seed() -> str:
+    dbt("seed", "--quiet")
+
+
+@step("dbt run")
+def run() -> str:
+    dbt("run")
+
+
+@step("dbt test")
+def test() -> str:
+    dbt("test", "--quiet")
+
+
+def summary(model_version: str) -> None:
+    from training.db import connection
+
+    schema = os.environ.get("FRAUD_DBT_SCHEMA", "analytics")
+    with connection() as conn, conn.cursor() as cur:
+        cur.execute(
+            f"select count(*), count(*) filter (where is_fraud) from {schema}.fraud_scores where model_version = %s",
+            (model_version,),
+        )
+        scored, flagged = cur.fetchone()
+        cur.execute(
+            f"select labeled_rows, precision, recall from {schema}.fraud_model_metrics where model_version = %s",
+            (model_version,),
+        )
+        labeled, precision, recall = cur.fetchone() or (0, None, None)
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    print("\n=== fraud scoring demo: summary ===")
+    print(f"model version      {model_version}")
+    print(f"rows scored        {scored:,}")
+    print(f"rows flagged       {flagged:,}")
+    print(f"labeled rows       {labeled:,}: precision {fmt(precision)}, recall {fmt(recall)}")
+    print("seconds per step")
+    for name, seconds, note in timings:
+        print(f"  {name:<26} {seconds:7.1f}  {note}")
+    print(f"  {'total':<26} {sum(s for _, s, _ in timings):7.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=284_807, help="synthetic rows when --data is absent")
+    parser.add_argument("--data", type=Path, help="a Kaggle-format CSV to score instead of synthetic data")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick")
+    args = parser.parse_args()
+    data = args.data.resolve() if args.data else None
+    path = make_data(args.rows, data)
+    load(path)
+    model_dir = ROOT / "artifacts" / "demo"
+    train(path, args.profile, model_dir)
+    install()
+    register(model_dir)
+    seed()
+    run()
+    test()
+    summary(artifacts.load_metadata(model_dir)["model_version"])
+
+
+if __name__ == "__main__":
+    main()

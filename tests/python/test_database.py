@@ -1,0 +1,256 @@
+"""The real pipeline on the real database: dbt build, incremental runs, both engines, bad input.
+
+The tests run in order on one set of schemas of their own (test_*_<pid>) and
+share its state; each says what it leaves behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from dbtdb import DbtProject, query
+
+from conftest import ROOT, make_stack
+from scoring.fraud_scorer import load_scorer
+from training import artifacts
+from training.data import write_synthetic_csv
+from training.db import connection
+from training.loading import load_csv
+from training.register import RegistryError, register
+
+pytestmark = pytest.mark.database
+FEATURES = ", ".join(f"v{i}" for i in range(1, 29))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, model_dir, server_watch):
+    profiles = tmp_path_factory.mktemp("profiles")
+    shutil.copy(ROOT / "profiles.yml.example", profiles / "profiles.yml")
+    p = DbtProject(suffix=str(os.getpid()), profiles_dir=profiles)
+    data = write_synthetic_csv(tmp_path_factory.mktemp("data") / "tx.csv", 3000, seed=99, fraud_rate=0.01)
+    with connection() as conn:
+        assert load_csv(conn, data, f"{p.raw_schema}.credit_card") == 3000
+    p.dbt("run-operation", "install_fraud_scoring")
+    with connection() as conn:
+        p.version_a = register(conn, model_dir, p.fraud_schema)[0]
+    yield p
+    for schema in (p.schema, p.schema + "_analyst", p.raw_schema, p.fraud_schema):
+        query(f"drop schema if exists {schema} cascade")
+    query(f"drop role if exists {p.analyst}")
+
+
+def scores(p: DbtProject) -> dict:
+    rows = query(f"select transaction_id, fraud_probability, model_version, scored_at from {p.schema}.fraud_scores")
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_dbt_build_scores_every_transaction(project):
+    result = project.dbt("build")
+    assert "ERROR=0" in result.stdout
+    s = scores(project)
+    assert sorted(s) == list(range(1, 3001))
+    assert {v[1] for v in s.values()} == {project.version_a}
+
+
+def test_scores_are_those_of_the_model_for_the_same_ids(project, model_dir):
+    rows = query(f"select transaction_id, {FEATURES} from {project.raw_schema}.credit_card order by random()")
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    X = np.array([r[1:] for r in rows], dtype=np.float32)
+    meta = artifacts.load_metadata(model_dir)
+    scorer = load_scorer((model_dir / artifacts.MODEL_FILE).read_bytes(), meta, "numpy")
+    got_ids, prob = scorer.score(make_stack(ids, X), len(ids))
+    expected = dict(zip(got_ids.tolist(), prob.tolist(), strict=True))
+    s = scores(project)
+    assert max(abs(s[i][0] - expected[i]) for i in expected) < 1e-6
+
+
+def test_second_run_scores_nothing_and_changes_nothing(project):
+    before = scores(project)
+    result = project.dbt("run", "--select", "fraud_scores")
+    assert "INSERT 0 0" in result.stdout
+    assert scores(project) == before
+
+
+def test_appended_rows_are_the_only_ones_scored(project, tmp_path):
+    before = scores(project)
+    extra = write_synthetic_csv(tmp_path / "more.csv", 500, seed=100, fraud_rate=0.01)
+    with connection() as conn:
+        assert load_csv(conn, extra, f"{project.raw_schema}.credit_card", append=True) == 500
+    result = project.dbt("run", "--select", "fraud_scores")
+    assert "INSERT 0 500" in result.stdout
+    after = scores(project)
+    assert sorted(after) == list(range(1, 3501))
+    assert {i: after[i] for i in before} == before  # earlier scores untouched
+
+
+def test_keras_engine_gives_the_same_scores_in_the_database(project):
+    numpy_scores = scores(project)
+    project.dbt("run", "--select", "fraud_scores", "--full-refresh", fraud_engine="keras")
+    keras_scores = scores(project)
+    assert keras_scores.keys() == numpy_scores.keys()
+    assert max(abs(keras_scores[i][0] - numpy_scores[i][0]) for i in numpy_scores) < 1e-5
+    project.dbt("run", "--select", "fraud_scores", "--full-refresh")
+
+
+def test_a_newly_registered_model_rescores_everything(project, other_model_dir):
+    before = scores(project)
+    with connection() as conn:
+        version_b, new = register(conn, other_model_dir, project.fraud_schema)
+    assert new and version_b != project.version_a
+    project.dbt("run", "--select", "fraud_scores")
+    after = scores(project)
+    assert after.keys() == before.keys()
+    assert {v[1] for v in after.values()} == {version_b}
+    assert any(abs(after[i][0] - before[i][0]) > 1e-4 for i in before)
+    project.dbt("test")
+    # selecting the first version again rescores back to it
+    project.dbt("run", "--select", "fraud_scores", fraud_model_version=project.version_a)
+    again = scores(project)
+    assert {i: v[:2] for i, v in again.items()} == {i: v[:2] for i, v in before.items()}
+
+
+def test_registering_twice_is_a_no_op_and_a_clash_is_refused(project, model_dir, tmp_path):
+    with connection() as conn:
+        assert register(conn, model_dir, project.fraud_schema) == (project.version_a, False)
+    clash = tmp_path / "clash"
+    shutil.copytree(model_dir, clash)
+    other = (clash / artifacts.MODEL_FILE).read_bytes() + b"\0"
+    (clash / artifacts.MODEL_FILE).write_bytes(other)
+    meta = json.loads((clash / artifacts.METADATA_FILE).read_text())
+    meta["sha256"] = hashlib.sha256(other).hexdigest()
+    (clash / artifacts.METADATA_FILE).write_text(json.dumps(meta))
+    with connection() as conn, pytest.raises(RegistryError, match="already registered with different bytes"):
+        register(conn, clash, project.fraud_schema)
+
+
+def test_the_threshold_test_fails_when_the_threshold_does_not_match(project):
+    result = project.dbt(
+        "test",
+        "--select",
+        "fraud_scores_is_fraud_matches_threshold",
+        check=False,
+        fraud_model_version=project.version_a,
+        fraud_threshold=0.01,
+    )
+    assert result.returncode != 0 and "FAIL" in result.stdout
+
+
+def test_unknown_model_version_is_a_clear_error(project):
+    before = scores(project)
+    result = project.dbt("run", "--select", "fraud_scores", check=False, fraud_model_version="no-such-model")
+    assert result.returncode != 0
+    assert '"no-such-model" is not registered' in result.stdout
+    assert scores(project) == before
+
+
+@pytest.mark.parametrize(
+    "var, value, message",
+    [
+        ("fraud_model_version", "x'; drop table raw.credit_card; --", "may hold only letters"),
+        ("fraud_engine", "numpy; drop schema fraud cascade", "must be 'numpy' or 'keras'"),
+        ("fraud_batch_rows", "1; select pg_sleep(10)", "must be a positive whole number"),
+        ("fraud_batch_rows", 50_000_000, "must be between 1 and 1,000,000"),
+        ("fraud_threshold", "0.5 or true", "strictly between 0 and 1"),
+        ("fraud_schema", 'fraud"; --', "must be a lowercase SQL identifier"),
+    ],
+)
+def test_vars_cannot_inject_sql(project, var, value, message):
+    before = scores(project)
+    result = project.dbt("run", "--select", "fraud_scores", check=False, **{var: value})
+    assert result.returncode != 0
+    assert message in result.stdout
+    assert scores(project) == before
+
+
+@pytest.mark.parametrize(
+    "column, value, shown", [("v5", "'NaN'", "V5"), ("v3", "null", "V3"), ("v28", "'-Infinity'", "V28")]
+)
+def test_bad_feature_values_fail_the_run_and_keep_earlier_scores(project, column, value, shown):
+    before = scores(project)
+    query(f"update {project.raw_schema}.credit_card set {column} = {value} where transaction_id = 17")
+    try:
+        result = project.dbt("run", "--select", "fraud_scores", "--full-refresh", check=False)
+        assert result.returncode != 0
+        assert f"transaction 17: feature {shown} is NULL, NaN or Infinity" in result.stdout
+        assert scores(project) == before
+    finally:
+        query(f"update {project.raw_schema}.credit_card set {column} = 0.1 where transaction_id = 17")
+
+
+def _stack_sql(project, n_rows_expr="count(*)"):
+    return (
+        f"select (s).transaction_ids[1] from (select {project.fraud_schema}.score_stack_numpy("
+        f"string_agg(int8send(transaction_id) || features, ''::bytea), {n_rows_expr}, %s) as s "
+        f"from {project.schema}.stg_raw__credit_card where transaction_id <= 10) x"
+    )
+
+
+def test_wrong_length_feature_vectors_are_refused_in_sql(project):
+    import psycopg2
+
+    assert query(_stack_sql(project), (project.version_a,)) == [(1,)]
+    with pytest.raises(psycopg2.Error, match="a feature vector of the wrong length"):
+        query(_stack_sql(project, "count(*) + 1"), (project.version_a,))
+
+
+def test_corrupt_model_bytes_are_refused(project):
+    import psycopg2
+
+    junk = b"this is not a Keras model" * 40
+    query(
+        f"insert into {project.fraud_schema}.models (model_version, model_name, sha256, model_h5, metadata) "
+        "values ('corrupt-1', 'junk', %s, %s, %s)",
+        (hashlib.sha256(junk).hexdigest(), junk, json.dumps({"features": [f"V{i}" for i in range(1, 29)]})),
+    )
+    with pytest.raises(psycopg2.Error, match="not an HDF5 file"):
+        query(_stack_sql(project), ("corrupt-1",))
+    # bytes changed behind the registry's back
+    query(
+        f"insert into {project.fraud_schema}.models (model_version, model_name, sha256, model_h5, metadata) "
+        f"select 'tampered-1', model_name, sha256, model_h5 || '\\x00'::bytea, metadata "
+        f"from {project.fraud_schema}.models where model_version = %s",
+        (project.version_a,),
+    )
+    with pytest.raises(psycopg2.Error, match="do not match their registered sha256"):
+        query(_stack_sql(project), ("tampered-1",))
+    query(f"delete from {project.fraud_schema}.models where model_version in ('corrupt-1', 'tampered-1')")
+
+
+def test_an_ordinary_role_runs_dbt_once_functions_are_installed(project):
+    a, f, r = project.analyst, project.fraud_schema, project.raw_schema
+    query(f"drop role if exists {a}")
+    query(f"create role {a} login")
+    query(f"grant usage on schema {f}, {r} to {a}")
+    query(f"grant select on {f}.models, {f}.installation, {r}.credit_card to {a}")
+    query(f"create schema {project.schema}_analyst authorization {a}")
+    analyst_run = dict(user=a, schema_suffix="_analyst")
+    result = project.dbt("run", check=False, **analyst_run)
+    assert result.returncode == 0, result.stdout[-3000:]
+    # the role cannot replace the functions
+    import psycopg2
+
+    with pytest.raises(psycopg2.Error, match="permission denied|must be owner"):
+        query(
+            f"create or replace function {f}.score_stack_numpy(bytea, bigint, text) "
+            f"returns {f}.scored_stack language sql as 'select null::{f}.scored_stack'",
+            user=a,
+        )
+    # an outdated installation stops the run with the command to fix it
+    query(f"update {f}.installation set version = 'old' where component = 'score_stack'")
+    result = project.dbt("run", check=False, **analyst_run)
+    assert result.returncode != 0
+    assert "outdated (installed old" in result.stdout
+    assert "dbt run-operation install_fraud_scoring" in result.stdout
+    project.dbt("run-operation", "install_fraud_scoring")
+
+
+def test_an_empty_source_table_gives_an_empty_score_table(project):
+    query(f"truncate {project.raw_schema}.credit_card")
+    project.dbt("run", "--select", "fraud_scores", "--full-refresh")
+    assert scores(project) == {}
+    project.dbt("test", "--select", "fraud_scores")

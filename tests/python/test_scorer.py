@@ -1,0 +1,122 @@
+"""The PL/Python body as a plain module: stack format, both engines, refusals."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import make_stack
+from scoring import build_udf
+from scoring.fraud_scorer import KerasModel, ScoringError, load_numpy_model, load_scorer, unpack_stack
+from training import artifacts
+
+FEATURES = [f"V{i}" for i in range(1, 29)]
+
+
+@pytest.fixture(scope="module")
+def model(model_dir):
+    return (model_dir / artifacts.MODEL_FILE).read_bytes(), artifacts.load_metadata(model_dir)
+
+
+@pytest.fixture(scope="module")
+def stack(tiny_data):
+    ids = np.arange(1000, 1000 + 5000, dtype=np.int64)[::-1]  # ids need not be in row order
+    return ids, make_stack(ids, tiny_data.X[:5000])
+
+
+def test_unpack_keeps_ids_with_their_rows(tiny_data):
+    ids = np.array([7, 3, 99], dtype=np.int64)
+    got_ids, got_x = unpack_stack(make_stack(ids, tiny_data.X[:3]), 3, FEATURES)
+    assert got_ids.tolist() == [7, 3, 99]
+    assert np.array_equal(got_x, tiny_data.X[:3])
+
+
+def test_wrong_feature_vector_length_is_refused(tiny_data):
+    stack = make_stack(np.arange(3), tiny_data.X[:3, :27])
+    with pytest.raises(ScoringError, match="a feature vector of the wrong length"):
+        unpack_stack(stack, 3, FEATURES)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_feature_names_the_transaction_and_column(tiny_data, bad):
+    X = tiny_data.X[:4].copy()
+    X[2, 4] = bad
+    with pytest.raises(ScoringError, match=r"transaction 12: feature V5 is NULL, NaN or Infinity \(1 such rows"):
+        unpack_stack(make_stack(np.arange(10, 14), X), 4, FEATURES)
+
+
+def test_engines_agree(model, stack, tiny_data):
+    h5, meta = model
+    ids, data = stack
+    numpy_ids, numpy_prob = load_scorer(h5, meta, "numpy", meta["sha256"]).score(data, len(ids))
+    keras_ids, keras_prob = load_scorer(h5, meta, "keras", meta["sha256"]).score(data, len(ids))
+    assert numpy_ids.tolist() == keras_ids.tolist() == ids.tolist()
+    assert np.abs(numpy_prob - keras_prob).max() < 1e-5
+    assert ((numpy_prob >= 0) & (numpy_prob <= 1)).all()
+
+
+def test_unknown_engine_and_wrong_hash_are_refused(model):
+    h5, meta = model
+    with pytest.raises(ScoringError, match="unknown engine 'torch'"):
+        load_scorer(h5, meta, "torch")
+    with pytest.raises(ScoringError, match="do not match their registered sha256"):
+        load_scorer(h5, meta, "numpy", "0" * 64)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "keras"])
+def test_bytes_that_are_not_hdf5_are_refused(model, engine):
+    _, meta = model
+    with pytest.raises(ScoringError, match="not an HDF5 file"):
+        load_scorer(b"root:x:0:0:root:/root:/bin/bash\n" * 10, meta, engine)
+
+
+def test_truncated_h5_is_refused(model):
+    h5, meta = model
+    with pytest.raises(ScoringError, match="corrupt or truncated"):
+        load_scorer(h5[: len(h5) // 2], meta, "numpy")
+
+
+def _save(model, tmp_path):
+    path = tmp_path / "m.h5"
+    model.save(path)
+    return path.read_bytes()
+
+
+def test_model_with_another_input_width_is_refused(tmp_path, model):
+    import keras
+
+    _, meta = model
+    m = keras.Sequential([keras.Input((27,)), keras.layers.Dense(4, activation="sigmoid"), keras.layers.Dense(1)])
+    h5 = _save(m, tmp_path)
+    for engine in ("numpy", "keras"):
+        with pytest.raises(ScoringError, match="expects 27 input features, scoring supplies 28"):
+            load_scorer(h5, meta, engine)
+
+
+def test_unsupported_layer_is_refused_by_the_numpy_engine(tmp_path):
+    import keras
+
+    m = keras.Sequential([keras.Input((28,)), keras.layers.BatchNormalization(), keras.layers.Dense(1)])
+    with pytest.raises(ScoringError, match="does not support layer .*BatchNormalization.*use engine 'keras'"):
+        load_numpy_model(_save(m, tmp_path), 28)
+    m = keras.Sequential([keras.Input((28,)), keras.layers.Dense(1, activation="softplus")])
+    with pytest.raises(ScoringError, match="does not support activation 'softplus'"):
+        load_numpy_model(_save(m, tmp_path), 28)
+
+
+def test_a_dying_keras_worker_is_an_error_not_a_crash(model, stack):
+    h5, meta = model
+    ids, data = stack
+    scorer = load_scorer(h5, meta, "keras")
+    keras_model = scorer.model
+    assert isinstance(keras_model, KerasModel)
+    keras_model._proc.kill()
+    with pytest.raises(ScoringError, match="keras worker process .*killed by signal 9"):
+        scorer.score(data, len(ids))
+
+
+def test_generated_udf_macro_matches_the_module():
+    assert build_udf.TARGET.read_text() == build_udf.render()
+    result = subprocess.run([sys.executable, "-m", "scoring.build_udf", "--check"], cwd=build_udf.ROOT)
+    assert result.returncode == 0

@@ -1,0 +1,108 @@
+"""Load a Kaggle-format CSV into the raw table, all or nothing.
+
+Every row is validated while it streams into COPY; the new rows go to a loading
+table in the same transaction that swaps it in, so a bad file leaves the
+previous table (and everything built on it) untouched.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from training import FEATURES
+from training.data import iter_kaggle_rows
+
+RAW_COLUMNS = ("transaction_id", "time", *(f.lower() for f in FEATURES), "amount", "class")
+
+
+def raw_table_ddl(table: str) -> str:
+    features = ",\n    ".join(f"{f.lower()} double precision" for f in FEATURES)
+    return f"""create table {table} (
+    transaction_id bigint primary key,
+    time double precision,
+    {features},
+    amount double precision,
+    class smallint
+)"""
+
+
+class _CopyStream(io.TextIOBase):
+    """A file-like object COPY reads from: rows are validated and formatted lazily."""
+
+    def __init__(self, path: Path, first_id: int):
+        self._rows = iter_kaggle_rows(path)
+        self._next_id = first_id
+        self._buffer = ""
+        self.rows = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> str:
+        while size < 0 or len(self._buffer) < size:
+            chunk = []
+            for _, values in self._rows:
+                values[-1] = int(values[-1])
+                chunk.append("\t".join([str(self._next_id + self.rows), *map(repr, values)]))
+                self.rows += 1
+                if len(chunk) == 5000:
+                    break
+            if not chunk:
+                break
+            self._buffer += "\n".join(chunk) + "\n"
+        if size < 0:
+            size = len(self._buffer)
+        out, self._buffer = self._buffer[:size], self._buffer[size:]
+        return out
+
+    readline = read
+
+
+def _split(table: str) -> tuple[str, str]:
+    schema, _, name = table.rpartition(".")
+    return schema or "public", name
+
+
+def load_csv(conn, path: Path | str, table: str = "raw.credit_card", append: bool = False) -> int:
+    """Load (or with append=True, add) the file's rows; returns the number of rows loaded.
+
+    transaction_id is the row's position: 1..n for a fresh load, continuing after
+    the largest existing id when appending, so ids are stable across reloads.
+    """
+    from psycopg2 import sql
+
+    schema, name = _split(table)
+    target = sql.Identifier(schema, name)
+    loading = sql.Identifier(schema, f"{name}__loading")
+    with conn:  # one transaction: all rows or none
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
+            cur.execute("select to_regclass(%s) is not null", (f"{schema}.{name}",))
+            exists = cur.fetchone()[0]
+            first_id = 1
+            if append:
+                if not exists:
+                    raise ValueError(f"cannot append: table {table} does not exist yet")
+                # Lock so two concurrent appends cannot hand out the same ids.
+                cur.execute(sql.SQL("lock table {} in share row exclusive mode").format(target))
+                cur.execute(sql.SQL("select coalesce(max(transaction_id), 0) + 1 from {}").format(target))
+                first_id = cur.fetchone()[0]
+            cur.execute(sql.SQL("drop table if exists {}").format(loading))
+            cur.execute(sql.SQL(raw_table_ddl("{}")).format(loading))
+            stream = _CopyStream(Path(path), first_id)
+            cols = sql.SQL(", ").join(map(sql.Identifier, RAW_COLUMNS))
+            cur.copy_expert(sql.SQL("copy {} ({}) from stdin").format(loading, cols).as_string(cur), stream)
+            if append:
+                cur.execute(sql.SQL("insert into {} select * from {}").format(target, loading))
+                cur.execute(sql.SQL("drop table {}").format(loading))
+            else:
+                # Dependent views (dbt's staging) would block a drop: swap the rows in place instead.
+                if exists:
+                    cur.execute(sql.SQL("truncate {}").format(target))
+                    cur.execute(sql.SQL("insert into {} select * from {}").format(target, loading))
+                    cur.execute(sql.SQL("drop table {}").format(loading))
+                else:
+                    cur.execute(sql.SQL("alter table {} rename to {}").format(loading, sql.Identifier(name)))
+            cur.execute(sql.SQL("analyze {}").format(target))
+    return stream.rows
