@@ -1,3 +1,5 @@
+-- sqlfluff:exclude_rules:LT02
+-- (the DDL script holds a PL/Python body, which keeps Python's own indentation)
 {#- Install the scoring function and the model registry (superuser: plpython3u is untrusted). -#}
 
 {% macro install_fraud_scoring() -%}
@@ -58,7 +60,9 @@ stable strict parallel {{ parallel }}
 as $fraud_scorer$
 {{ _fraud_scorer_py() }}
 try:
-    return score_stack_in_database(plpy, SD, '{{ schema }}.models', stack, n_rows, model_version, '{{ engine }}')
+    return score_stack_in_database(
+        plpy, SD, '{{ schema }}.models', stack, n_rows, model_version, '{{ engine }}'
+    )
 except ScoringError as exc:
     plpy.error('fraud scoring: %s' % exc)
 $fraud_scorer$;
@@ -74,14 +78,21 @@ $fraud_scorer$;
         {%- set is_superuser = run_query("select rolsuper from pg_roles where rolname = current_user").rows[0][0] -%}
         {%- set installed = none -%}
         {%- if run_query("select to_regclass('" ~ schema ~ ".installation') is not null").rows[0][0] -%}
-            {%- set found = run_query("select version from " ~ schema ~ ".installation where component = 'score_stack'").rows -%}
+            {%- set found = run_query(
+                "select version from " ~ schema ~ ".installation where component = 'score_stack'"
+            ).rows -%}
             {%- set installed = found[0][0] if found | length else none -%}
         {%- endif -%}
         {%- if installed != expected -%}
             {%- if is_superuser -%}
                 {%- do install_fraud_scoring() -%}
             {%- else -%}
-                {{ exceptions.raise_compiler_error("fraud scoring functions in schema " ~ schema ~ " are " ~ ("missing" if installed is none else "outdated (installed " ~ installed ~ ", this project needs " ~ expected ~ ")") ~ ": ask a database superuser to run `dbt run-operation install_fraud_scoring`") }}
+                {%- set state = "missing" if installed is none
+                    else "outdated (installed " ~ installed ~ ", this project needs " ~ expected ~ ")" -%}
+                {{ exceptions.raise_compiler_error(
+                    "fraud scoring functions in schema " ~ schema ~ " are " ~ state
+                    ~ ": ask a database superuser to run `dbt run-operation install_fraud_scoring`"
+                ) }}
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}

@@ -6,7 +6,9 @@
     {%- set forced = var('fraud_engine_dispatch', none) -%}
     {%- if forced is not none and forced != '' -%}
         {%- if forced not in ['postgres', 'greenplum'] -%}
-            {{ exceptions.raise_compiler_error("var fraud_engine_dispatch must be 'postgres' or 'greenplum', got " ~ (forced | string | tojson)) }}
+            {{ exceptions.raise_compiler_error(
+                "var fraud_engine_dispatch must be 'postgres' or 'greenplum', got " ~ (forced | string | tojson)
+            ) }}
         {%- endif -%}
         {{ return(forced) }}
     {%- endif -%}

@@ -22,23 +22,30 @@
     {%- set raw = var('fraud_batch_rows', 100000) -%}
     {%- set text = raw | string -%}
     {%- if not modules.re.fullmatch('[0-9]+', text) -%}
-        {{ exceptions.raise_compiler_error("var fraud_batch_rows must be a positive whole number, got " ~ (text | tojson)) }}
+        {{ exceptions.raise_compiler_error(
+            "var fraud_batch_rows must be a positive whole number, got " ~ (text | tojson)
+        ) }}
     {%- endif -%}
     {%- set rows = text | int -%}
     {%- if rows < 1 or rows > 1000000 -%}
-        {{ exceptions.raise_compiler_error("var fraud_batch_rows must be between 1 and 1,000,000 (a stack of 1,000,000 rows is ~120 MB in one backend), got " ~ rows) }}
+        {{ exceptions.raise_compiler_error(
+            "var fraud_batch_rows must be between 1 and 1,000,000"
+            ~ " (a stack of 1,000,000 rows is ~120 MB in one backend), got " ~ rows
+        ) }}
     {%- endif -%}
     {{ return(rows) }}
 {%- endmacro %}
 
 {% macro _fraud_identifier(name, what) -%}
     {%- if not modules.re.fullmatch('[a-z_][a-z0-9_]{0,62}', name | string) -%}
-        {{ exceptions.raise_compiler_error(what ~ " must be a lowercase SQL identifier ([a-z_][a-z0-9_]*), got " ~ (name | string | tojson)) }}
+        {{ exceptions.raise_compiler_error(
+            what ~ " must be a lowercase SQL identifier ([a-z_][a-z0-9_]*), got " ~ (name | string | tojson)
+        ) }}
     {%- endif -%}
     {{ return(name | string) }}
 {%- endmacro %}
 
-{% macro _fraud_literal(value) -%}
+{% macro fraud_quote_literal(value) -%}
     {#- A SQL string literal; standard_conforming_strings is on in every supported engine. -#}
     {{ return("'" ~ (value | string | replace("'", "''")) ~ "'") }}
 {%- endmacro %}
@@ -48,7 +55,9 @@
         Returns {version, threshold}; an unknown version is a compile error. -#}
     {%- set wanted = var('fraud_model_version', '') | string -%}
     {%- if wanted and not modules.re.fullmatch('[A-Za-z0-9._-]{1,128}', wanted) -%}
-        {{ exceptions.raise_compiler_error("var fraud_model_version may hold only letters, digits, '.', '_' and '-', got " ~ (wanted | tojson)) }}
+        {{ exceptions.raise_compiler_error(
+            "var fraud_model_version may hold only letters, digits, '.', '_' and '-', got " ~ (wanted | tojson)
+        ) }}
     {%- endif -%}
     {%- if not execute -%}
         {{ return({'version': wanted or 'unresolved', 'threshold': 0.5}) }}
@@ -57,7 +66,7 @@
     {%- set sql -%}
         select model_version, coalesce((metadata ->> 'threshold')::float8, 0.5) as threshold
         from {{ registry }}
-        {% if wanted -%} where model_version = {{ _fraud_literal(wanted) }} {%- endif %}
+        {% if wanted -%} where model_version = {{ fraud_quote_literal(wanted) }} {%- endif %}
         order by registered_at desc, model_version desc
         limit 1
     {%- endset -%}

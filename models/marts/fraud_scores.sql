@@ -23,13 +23,13 @@ transactions as (
     from {{ ref('stg_raw__credit_card') }} as staged
     {% if is_incremental() -%}
     -- only transactions without a score from the selected model version
-    where not exists (
-        select 1
-        from {{ this }} as scored
-        where
-            scored.transaction_id = staged.transaction_id
-            and scored.model_version = {{ _fraud_literal(model.version) }}
-    )
+        where not exists (
+            select 1
+            from {{ this }} as scored
+            where
+                scored.transaction_id = staged.transaction_id
+                and scored.model_version = {{ fraud_quote_literal(model.version) }}
+        )
     {%- endif %}
 
 ),
@@ -66,9 +66,10 @@ scored_stacks as (
         stack_scores.transaction_ids,
         stack_scores.probabilities
     from stacks
-    cross join lateral
+    cross join
+        lateral
         {{ schema }}.score_stack_{{ engine }}(
-            stacks.stack, stacks.n_rows, {{ _fraud_literal(model.version) }}
+            stacks.stack, stacks.n_rows, {{ fraud_quote_literal(model.version) }}
         ) as stack_scores
 
 ),
@@ -90,7 +91,7 @@ final as (
         transaction_id,
         fraud_probability,
         fraud_probability >= {{ model.threshold }} as is_fraud,
-        {{ _fraud_literal(model.version) }}::text as model_version,
+        {{ fraud_quote_literal(model.version) }}::text as model_version,
         now() as scored_at
     from scored
 

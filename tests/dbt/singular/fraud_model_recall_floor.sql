@@ -15,7 +15,7 @@ final as (
     select *
     from metrics
     where
-        model_version = {{ _fraud_literal(model.version) }}
+        model_version = {{ fraud_quote_literal(model.version) }}
         and coalesce(recall, 0) < {{ var('fraud_recall_floor', 0.5) | float }}
 
 )

@@ -26,7 +26,7 @@ final as (
     group by staged.transaction_id, scores.model_version
     having
         count(scores.transaction_id) != 1
-        or scores.model_version is distinct from {{ _fraud_literal(model.version) }}
+        or scores.model_version is distinct from {{ fraud_quote_literal(model.version) }}
 
 )
 

@@ -14,7 +14,7 @@ final as (
     select *
     from scores
     where
-        model_version = {{ _fraud_literal(model.version) }}
+        model_version = {{ fraud_quote_literal(model.version) }}
         and is_fraud is distinct from (fraud_probability >= {{ model.threshold }})
 
 )
