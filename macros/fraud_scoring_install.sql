@@ -6,6 +6,22 @@
     {%- set schema = fraud_schema() -%}
     {%- set version = fraud_scoring_version() -%}
     {%- do run_query(fraud_scoring_ddl(schema)) -%}
+    {#- The one directory model files may be read from (var fraud_model_dir); kept
+        as it is unless the var is given, so an automatic upgrade does not reset it. -#}
+    {%- set model_dir = var('fraud_model_dir', none) -%}
+    {%- if model_dir is not none -%}
+        {%- if model_dir != '' and not modules.re.fullmatch('/[A-Za-z0-9._/-]*', model_dir | string) -%}
+            {{ exceptions.raise_compiler_error(
+                "var fraud_model_dir must be an absolute path of letters, digits, '.', '_', '-' and '/', got "
+                ~ (model_dir | string | tojson)
+            ) }}
+        {%- endif -%}
+        {%- do run_query(
+            "insert into " ~ schema ~ ".installation (component, version) values ('model_dir', "
+            ~ fraud_quote_literal(model_dir) ~ ") "
+            ~ "on conflict (component) do update set version = excluded.version, installed_at = now()"
+        ) -%}
+    {%- endif -%}
     {%- do run_query(
         "insert into " ~ schema ~ ".installation (component, version) values ('score_stack', '" ~ version ~ "') "
         ~ "on conflict (component) do update set version = excluded.version, installed_at = now()"
@@ -53,20 +69,31 @@ $$;
 
 -- stable, not immutable: it reads the registry. keras is parallel unsafe:
 -- TensorFlow in a parallel worker crashed the server.
-create or replace function {{ schema }}.score_stack_{{ engine }}(stack bytea, n_rows bigint, model_version text)
+create or replace function {{ schema }}.score_stack_{{ engine }}(stack bytea, n_rows bigint, model_ref text)
 returns {{ schema }}.scored_stack
 language plpython3u
 stable strict parallel {{ parallel }}
 as $fraud_scorer$
 {{ _fraud_scorer_py() }}
 try:
-    return score_stack_in_database(
-        plpy, SD, '{{ schema }}.models', stack, n_rows, model_version, '{{ engine }}'
-    )
+    return score_stack_in_database(plpy, SD, '{{ schema }}', stack, n_rows, model_ref, '{{ engine }}')
 except ScoringError as exc:
     plpy.error('fraud scoring: %s' % exc)
 $fraud_scorer$;
 {%- endfor %}
+
+-- what dbt needs to know, at compile time, of a model file (var fraud_model_path)
+create or replace function {{ schema }}.model_file_info(path text)
+returns table (model_version text, sha256 text, threshold float8)
+language plpython3u
+stable strict parallel safe
+as $fraud_scorer$
+{{ _fraud_scorer_py() }}
+try:
+    return model_file_info(plpy, SD, '{{ schema }}', path)
+except ScoringError as exc:
+    plpy.error('fraud scoring: %s' % exc)
+$fraud_scorer$;
 {%- endmacro %}
 
 {% macro fraud_scoring_on_run_start() -%}

@@ -51,8 +51,14 @@
 {%- endmacro %}
 
 {% macro fraud_selected_model() -%}
-    {#- The model that scores: var fraud_model_version, or the newest registered.
-        Returns {version, threshold}; an unknown version is a compile error. -#}
+    {#- The model that scores: var fraud_model_path (a file in the directory a
+        superuser allowed), else var fraud_model_version, else the newest registered.
+        Returns {version, threshold, ref}: ref is what the scoring function loads
+        (the version, or 'file:<path>'). An unknown version is a compile error. -#}
+    {%- set path = var('fraud_model_path', '') | string -%}
+    {%- if path -%}
+        {{ return(_fraud_model_file(path)) }}
+    {%- endif -%}
     {%- set wanted = var('fraud_model_version', '') | string -%}
     {%- if wanted and not modules.re.fullmatch('[A-Za-z0-9._-]{1,128}', wanted) -%}
         {{ exceptions.raise_compiler_error(
@@ -60,7 +66,7 @@
         ) }}
     {%- endif -%}
     {%- if not execute -%}
-        {{ return({'version': wanted or 'unresolved', 'threshold': 0.5}) }}
+        {{ return({'version': wanted or 'unresolved', 'threshold': 0.5, 'ref': wanted or 'unresolved'}) }}
     {%- endif -%}
     {%- set registry = fraud_registry() -%}
     {%- set sql -%}
@@ -78,11 +84,38 @@
             {{ exceptions.raise_compiler_error("no model is registered in " ~ registry ~ ": train and register one first (`make model`)") }}
         {%- endif -%}
     {%- endif -%}
+    {{ return({'version': rows[0][0], 'threshold': _fraud_threshold(rows[0][1]), 'ref': rows[0][0]}) }}
+{%- endmacro %}
+
+{% macro _fraud_threshold(model_threshold) -%}
+    {#- var fraud_threshold when given, else the model's own. -#}
     {%- set threshold = var('fraud_threshold', none) -%}
     {%- if threshold is none or threshold == '' -%}
-        {%- set threshold = rows[0][1] -%}
+        {{ return(model_threshold | float) }}
     {%- elif not modules.re.fullmatch('0?\.[0-9]+', threshold | string) -%}
-        {{ exceptions.raise_compiler_error("var fraud_threshold must be a number strictly between 0 and 1, got " ~ (threshold | string | tojson)) }}
+        {{ exceptions.raise_compiler_error(
+            "var fraud_threshold must be a number strictly between 0 and 1, got " ~ (threshold | string | tojson)
+        ) }}
     {%- endif -%}
-    {{ return({'version': rows[0][0], 'threshold': threshold | float}) }}
+    {{ return(threshold | float) }}
+{%- endmacro %}
+
+{% macro _fraud_model_file(path) -%}
+    {#- A model read from a file on the database server, inside the directory a
+        superuser allowed (var fraud_model_dir at install); the server checks that. -#}
+    {%- if var('fraud_model_version', '') -%}
+        {{ exceptions.raise_compiler_error("set var fraud_model_path or var fraud_model_version, not both") }}
+    {%- endif -%}
+    {%- if not modules.re.fullmatch('[A-Za-z0-9._/-]{1,1024}', path) -%}
+        {{ exceptions.raise_compiler_error(
+            "var fraud_model_path may hold only letters, digits, '.', '_', '-' and '/', got " ~ (path | tojson)
+        ) }}
+    {%- endif -%}
+    {%- if not execute -%}
+        {{ return({'version': 'unresolved', 'threshold': 0.5, 'ref': 'file:' ~ path}) }}
+    {%- endif -%}
+    {%- set info = run_query(
+        "select model_version, threshold from " ~ fraud_schema() ~ ".model_file_info(" ~ fraud_quote_literal(path) ~ ")"
+    ).rows[0] -%}
+    {{ return({'version': info[0], 'threshold': _fraud_threshold(info[1]), 'ref': 'file:' ~ path}) }}
 {%- endmacro %}

@@ -281,32 +281,102 @@ def load_scorer(h5_bytes, metadata, engine, expected_sha256=None):
     return Scorer(h5_bytes, metadata, engine)
 
 
-def score_stack_in_database(plpy, SD, registry, stack, n_rows, model_version, engine):
+FILE_PREFIX = "file:"
+
+
+def resolve_model_path(model_dir, path):
+    """The real path of a model file, which must lie inside model_dir (set by a superuser).
+
+    Without this a caller could make the server read any file it can read
+    (/etc/passwd, the cluster's own files) through the scorer.
+    """
+    import os
+
+    if not model_dir:
+        raise ScoringError(
+            "loading models from files is off: a superuser can allow one directory with "
+            "`dbt run-operation install_fraud_scoring --vars '{fraud_model_dir: /path/to/models}'`"
+        )
+    base = os.path.realpath(model_dir)
+    full = os.path.realpath(os.path.join(base, path))
+    if os.path.commonpath([base, full]) != base:
+        raise ScoringError(f"model path {path!r} is outside the model directory {base}")
+    if not full.endswith(".h5"):
+        raise ScoringError(f"model path {path!r} is not a .h5 file")
+    return full
+
+
+def read_model_file(model_dir, path):
+    """(h5 bytes, metadata, sha256) of a model file and the metadata.json beside it."""
+    import os
+
+    full = resolve_model_path(model_dir, path)
+    meta_path = os.path.join(os.path.dirname(full), "metadata.json")
+    try:
+        with open(full, "rb") as f:
+            h5_bytes = f.read()
+        with open(meta_path) as f:
+            metadata = json.load(f)
+    except OSError as exc:
+        raise ScoringError(f"cannot read model file {path!r}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ScoringError(f"{meta_path} is not valid JSON: {exc}") from None
+    sha = hashlib.sha256(h5_bytes).hexdigest()
+    if metadata.get("sha256") != sha:
+        raise ScoringError(f"{full} does not match the sha256 in {meta_path}: the file changed after training")
+    return h5_bytes, metadata, sha
+
+
+def _plan(plpy, SD, sql):
+    plans = SD.setdefault("plans", {})
+    if sql not in plans:
+        plans[sql] = plpy.prepare(sql, ["text"])
+    return plans[sql]
+
+
+def _model_dir(plpy, SD, schema):
+    rows = plpy.execute(
+        _plan(plpy, SD, f"select version from {schema}.installation where component = $1"), ["model_dir"]
+    )
+    return rows[0]["version"] if rows else ""
+
+
+def model_file_info(plpy, SD, schema, path):
+    """PL/Python entry point of {schema}.model_file_info: what dbt needs to know at compile time."""
+    _, metadata, sha = read_model_file(_model_dir(plpy, SD, schema), path)
+    return [(metadata["model_version"], sha, float(metadata.get("threshold", 0.5)))]
+
+
+def score_stack_in_database(plpy, SD, schema, stack, n_rows, model_ref, engine):
     """PL/Python entry point: returns {transaction_ids, probabilities} for one stack.
 
-    The model is cached per backend under (version, engine) together with its
-    sha256; the registry's sha256 is re-read on every call (one indexed lookup a
-    batch), so a model replaced under the same version is never scored stale.
+    model_ref is a registered model version, or "file:<path>" inside the model
+    directory a superuser allowed. The model is cached per backend with its
+    sha256, which is re-read on every call (one indexed lookup, or one small file
+    read, per stack), so a model replaced under the same name is never scored stale.
     """
-    plans = SD.setdefault("plans", {})
-    if registry not in plans:
-        plans[registry] = (
-            plpy.prepare(f"select sha256 from {registry} where model_version = $1", ["text"]),
-            plpy.prepare(
-                f"select sha256, model_h5, metadata::text as metadata from {registry} where model_version = $1",
-                ["text"],
-            ),
-        )
-    sha_plan, model_plan = plans[registry]
-    found = plpy.execute(sha_plan, [model_version])
-    if not found:
-        raise ScoringError(f"model version {model_version!r} is not registered in {registry}")
-    key = (model_version, engine)
+    if model_ref.startswith(FILE_PREFIX):
+        h5_bytes, metadata, sha = read_model_file(_model_dir(plpy, SD, schema), model_ref[len(FILE_PREFIX) :])
+
+        def fetch():
+            return h5_bytes, metadata, sha
+    else:
+        registry = f"{schema}.models"
+        found = plpy.execute(_plan(plpy, SD, f"select sha256 from {registry} where model_version = $1"), [model_ref])
+        if not found:
+            raise ScoringError(f"model version {model_ref!r} is not registered in {registry}")
+        sha = found[0]["sha256"]
+
+        def fetch():
+            sql = f"select sha256, model_h5, metadata::text as metadata from {registry} where model_version = $1"
+            row = plpy.execute(_plan(plpy, SD, sql), [model_ref])[0]
+            return row["model_h5"], json.loads(row["metadata"]), row["sha256"]
+
+    key = (model_ref, engine)
     cached = SD.setdefault("models", {}).get(key)
-    if cached is None or cached[0] != found[0]["sha256"]:
-        row = plpy.execute(model_plan, [model_version])[0]
-        scorer = load_scorer(row["model_h5"], json.loads(row["metadata"]), engine, row["sha256"])
-        SD["models"] = {key: (row["sha256"], scorer)}  # keep one model per backend
+    if cached is None or cached[0] != sha:
+        h5_bytes, metadata, sha = fetch()
+        SD["models"] = {key: (sha, load_scorer(h5_bytes, metadata, engine, sha))}  # one model per backend
         cached = SD["models"][key]
     ids, prob = cached[1].score(stack, n_rows)
     return {"transaction_ids": ids.tolist(), "probabilities": prob.tolist()}

@@ -9,8 +9,13 @@
         unique_key='transaction_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        pre_hook="set local enable_hashagg = off",
     )
 }}
+{#- The pre-hook keeps the sorted GroupAggregate, which finishes and scores one
+    stack before building the next. On small tables the planner prefers a
+    HashAggregate, which builds every stack before scoring any. SET LOCAL ends
+    with the model's transaction. -#}
 
 with
 
@@ -69,7 +74,7 @@ scored_stacks as (
     cross join
         lateral
         {{ schema }}.score_stack_{{ engine }}(
-            stacks.stack, stacks.n_rows, {{ fraud_quote_literal(model.version) }}
+            stacks.stack, stacks.n_rows, {{ fraud_quote_literal(model.ref) }}
         ) as stack_scores
 
 ),

@@ -172,19 +172,21 @@ def test_vars_cannot_inject_sql(project, var, value, message):
 )
 def test_bad_feature_values_fail_the_run_and_keep_earlier_scores(project, column, value, shown):
     before = scores(project)
-    query(f"update {project.raw_schema}.credit_card set {column} = {value} where transaction_id = 17")
+    table = f"{project.raw_schema}.credit_card"
+    original = query(f"select {column} from {table} where transaction_id = 17")[0][0]
+    query(f"update {table} set {column} = {value} where transaction_id = 17")
     try:
         result = project.dbt("run", "--select", "fraud_scores", "--full-refresh", check=False)
         assert result.returncode != 0
         assert f"transaction 17: feature {shown} is NULL, NaN or Infinity" in result.stdout
         assert scores(project) == before
     finally:
-        query(f"update {project.raw_schema}.credit_card set {column} = 0.1 where transaction_id = 17")
+        query(f"update {table} set {column} = %s where transaction_id = 17", (original,))
 
 
-def _stack_sql(project, n_rows_expr="count(*)"):
+def _stack_sql(project, n_rows_expr="count(*)", field="transaction_ids"):
     return (
-        f"select (s).transaction_ids[1] from (select {project.fraud_schema}.score_stack_numpy("
+        f"select (s).{field}[1] from (select {project.fraud_schema}.score_stack_numpy("
         f"string_agg(int8send(transaction_id) || features, ''::bytea), {n_rows_expr}, %s) as s "
         f"from {project.schema}.stg_raw__credit_card where transaction_id <= 10) x"
     )
@@ -219,6 +221,110 @@ def test_corrupt_model_bytes_are_refused(project):
     with pytest.raises(psycopg2.Error, match="do not match their registered sha256"):
         query(_stack_sql(project), ("tampered-1",))
     query(f"delete from {project.fraud_schema}.models where model_version in ('corrupt-1', 'tampered-1')")
+
+
+def test_a_model_replaced_under_its_version_is_never_scored_stale(project, other_model_dir):
+    """The per-backend cache is keyed by version and sha256: same connection, new bytes, new scores."""
+    from training.db import connect
+
+    f = project.fraud_schema
+    h5_b, meta_b = (other_model_dir / artifacts.MODEL_FILE).read_bytes(), artifacts.load_metadata(other_model_dir)
+    query(
+        f"insert into {f}.models (model_version, model_name, sha256, model_h5, metadata) "
+        f"select 'swap-1', model_name, sha256, model_h5, metadata from {f}.models where model_version = %s",
+        (project.version_a,),
+    )
+    sql = _stack_sql(project, field="probabilities")
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, ("swap-1",))
+            first = cur.fetchone()[0]
+            cur.execute(
+                f"update {f}.models set model_h5 = %s, sha256 = %s, metadata = %s where model_version = 'swap-1'",
+                (h5_b, meta_b["sha256"], json.dumps(meta_b)),
+            )
+            cur.execute(sql, ("swap-1",))
+            second = cur.fetchone()[0]
+            cur.execute(sql, (meta_b["model_version"],))
+            expected = cur.fetchone()[0]
+        conn.rollback()
+    finally:
+        conn.close()
+    query(f"delete from {f}.models where model_version = 'swap-1'")
+    assert second != first
+    assert second == expected
+
+
+def test_scoring_plan_builds_one_stack_at_a_time(project):
+    from training.db import connect
+
+    """A sorted GroupAggregate finishes each stack before the next: memory is one batch, not the table."""
+    project.dbt("compile", "--select", "fraud_scores")
+    target = ROOT / f"target/test_{project.suffix}"
+    compiled = next((target / "compiled").rglob("fraud_scores.sql")).read_text()
+    manifest = json.loads((target / "manifest.json").read_text())
+    node = next(n for n in manifest["nodes"].values() if n["name"] == "fraud_scores")
+    hooks = [h["sql"] for h in node["config"]["pre-hook"]]
+    assert hooks, "fraud_scores lost the pre-hook that keeps the plan sorted"
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            for hook in hooks:
+                cur.execute(hook)
+            cur.execute("explain " + compiled)
+            plan = "\n".join(r[0] for r in cur.fetchall())
+        conn.rollback()
+    finally:
+        conn.close()
+    assert "GroupAggregate" in plan, plan
+    assert "HashAggregate" not in plan, plan
+
+
+def _model_files(project, model_dir):
+    """A model directory the server's OS user can read (pytest's tmp dirs are mode 700)."""
+    root = ROOT / "target" / f"test_models_{project.suffix}"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(model_dir, root / "a")
+    (root / "escape.h5").symlink_to("/etc/passwd")
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root
+
+
+def test_model_files_are_off_until_a_superuser_allows_a_directory(project):
+    result = project.dbt("run", "--select", "fraud_scores", check=False, fraud_model_path="a/model.h5")
+    assert result.returncode != 0
+    assert "loading models from files is off" in result.stdout
+
+
+def test_a_model_file_scores_like_the_same_model_registered(project, model_dir):
+    before = scores(project)
+    root = _model_files(project, model_dir)
+    project.dbt("run-operation", "install_fraud_scoring", fraud_model_dir=str(root))
+    project.dbt("run", "--select", "fraud_scores", "--full-refresh", fraud_model_path="a/model.h5")
+    after = scores(project)
+    assert {i: v[:2] for i, v in after.items()} == {i: v[:2] for i, v in before.items()}
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/etc/passwd", "is outside the model directory"),
+        ("../../../../etc/passwd", "is outside the model directory"),
+        ("a/../../model.h5", "is outside the model directory"),
+        ("escape.h5", "is outside the model directory"),  # a symlink out of the directory
+        ("a/metadata.json", "is not a .h5 file"),
+        ("a/none.h5", "cannot read model file"),
+        ("a/model.h5'; drop table x; --", "may hold only letters"),
+    ],
+)
+def test_model_paths_cannot_reach_other_server_files(project, path, message):
+    before = scores(project)
+    result = project.dbt("run", "--select", "fraud_scores", check=False, fraud_model_path=path)
+    assert result.returncode != 0
+    assert message in result.stdout
+    assert scores(project) == before
 
 
 def test_an_ordinary_role_runs_dbt_once_functions_are_installed(project):
