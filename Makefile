@@ -15,7 +15,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv db-start db-stop db-status psql profile demo test test-unit lint format udf train-2017 clean clean-venv
+.PHONY: help venv db-start db-stop db-status psql profile demo test test-unit lint format udf bench train-2017 clean clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,6 +65,11 @@ format: venv ## ruff format + regenerate the UDF macro
 
 udf: venv ## regenerate macros/_generated/fraud_scorer_py.sql from scoring/fraud_scorer.py
 	$(BIN)/python -m scoring.build_udf
+
+SIZES ?= 250000,500000,1000000,2000000
+REPEATS ?= 3
+bench: demo ## native vs in-database scoring, side by side (SIZES=..., REPEATS=...): bench/results/
+	$(BIN)/python -m bench --sizes $(SIZES) --repeats $(REPEATS) --model-dir artifacts/demo
 
 train-2017: venv ## the full 2017 protocol (10 folds, 20 epochs, batch 32: about an hour here) into artifacts/2017
 	$(BIN)/python -m training train $(if $(DATA),--data $(DATA),--synthetic $(ROWS)) --profile 2017 --out artifacts/2017

@@ -281,6 +281,31 @@ def test_scoring_plan_builds_one_stack_at_a_time(project):
     assert "HashAggregate" not in plan, plan
 
 
+def test_a_model_with_another_input_width_fails_the_run_and_keeps_scores(project, tmp_path):
+    import keras
+
+    m = keras.Sequential([keras.Input((27,)), keras.layers.Dense(4, activation="sigmoid"), keras.layers.Dense(1)])
+    m.save(tmp_path / "m27.h5")
+    h5 = (tmp_path / "m27.h5").read_bytes()
+    meta = {"features": [f"V{i}" for i in range(1, 29)], "threshold": 0.5}
+    query(
+        f"insert into {project.fraud_schema}.models (model_version, model_name, sha256, model_h5, metadata) "
+        "values ('width-27', 'm27', %s, %s, %s)",
+        (hashlib.sha256(h5).hexdigest(), h5, json.dumps(meta)),
+    )
+    before = scores(project)
+    try:
+        for engine in ("numpy", "keras"):
+            result = project.dbt(
+                "run", "--select", "fraud_scores", check=False, fraud_model_version="width-27", fraud_engine=engine
+            )
+            assert result.returncode != 0
+            assert "the model expects 27 input features, scoring supplies 28" in result.stdout
+            assert scores(project) == before
+    finally:
+        query(f"delete from {project.fraud_schema}.models where model_version = 'width-27'")
+
+
 def _model_files(project, model_dir):
     """A model directory the server's OS user can read (pytest's tmp dirs are mode 700)."""
     root = ROOT / "target" / f"test_models_{project.suffix}"

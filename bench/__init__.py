@@ -1,0 +1,1 @@
+"""`make bench`: native scoring against in-database scoring, measured side by side."""

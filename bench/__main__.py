@@ -1,0 +1,304 @@
+"""make bench: every series on the same rows, repeated; table, JSON and a PNG like the 2017 Figure 2.
+
+python -m bench [--sizes 250000,500000,1000000,2000000] [--repeats 3] [--model-dir artifacts/demo]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from bench import recipe2017
+from training.data import write_synthetic_csv
+from training.db import connect, connection
+from training.loading import load_csv
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "results"
+DBT = str(ROOT / ".venv" / "bin" / "dbt")
+SERIES_LABELS = {
+    "native_2017": "native, as in 2017 (pandas CSV, predict batch 32, CSV)",
+    "native_well": "native, done well (binary COPY, predict batch 8192, COPY back)",
+    "indb_numpy": "in-database, this project (numpy engine)",
+    "indb_keras": "in-database, this project (keras engine)",
+    "floor_keras": "floor: Keras predict on an in-memory array",
+    "floor_numpy": "floor: NumPy forward pass on an in-memory array",
+    "recipe_2017": "in-database, the 2017 recipe (GD lists, Keras in the backend)",
+}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def prepare(rows: int) -> tuple[Path, str]:
+    """The CSV (for series 1) and the raw table (for the rest), the same rows in both."""
+    csv = ROOT / "data" / f"bench_{rows}.csv"
+    if not csv.exists():
+        write_synthetic_csv(csv, rows)
+    schema = f"bench_raw_{rows}"
+    with connection() as conn:
+        with conn.cursor() as cur:
+            cur.execute("select count(*) from pg_tables where schemaname = %s and tablename = 'credit_card'", (schema,))
+            present = cur.fetchone()[0]
+        if present:
+            with conn.cursor() as cur:
+                cur.execute(f"select count(*) from {schema}.credit_card")
+                present = cur.fetchone()[0] == rows
+        if not present:
+            log(f"loading {rows:,} rows into {schema}.credit_card")
+            load_csv(conn, csv, f"{schema}.credit_card")
+    return csv, schema
+
+
+def run_series(name: str, rows: int, model_dir: Path, csv: Path, table: str) -> dict:
+    cmd = [sys.executable, "-m", "bench.series", name, "--rows", str(rows), "--model-dir", str(model_dir)]
+    cmd += ["--csv", str(csv), "--table", table]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _anon_kb(pid: int) -> int:
+    """Private resident memory (RssAnon) of a process and its children: shared buffers do not count."""
+    total = 0
+    pids = [pid]
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("RssAnon:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def compiled_scoring_sql(raw_schema: str, engine: str) -> tuple[list[str], str]:
+    """Compile fraud_scores as a full refresh: (pre-hooks, select)."""
+    target = ROOT / "target" / "bench"
+    env = {**os.environ, "FRAUD_DBT_SCHEMA": "bench_scores"}
+    vars_ = json.dumps({"raw_schema": raw_schema, "fraud_engine": engine})
+    subprocess.run(
+        [DBT, "run", "--select", "stg_raw__credit_card", "--vars", vars_, "--target-path", str(target), "-q"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    subprocess.run(
+        [
+            DBT,
+            "compile",
+            "--select",
+            "fraud_scores",
+            "--full-refresh",
+            "--vars",
+            vars_,
+            "--target-path",
+            str(target),
+            "-q",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    manifest = json.loads((target / "manifest.json").read_text())
+    node = next(n for n in manifest["nodes"].values() if n["name"] == "fraud_scores")
+    sql = next((target / "compiled").rglob("fraud_scores.sql")).read_text()
+    return [h["sql"] for h in node["config"]["pre-hook"]], sql
+
+
+def in_database(rows: int, raw_schema: str, engine: str, compiled) -> dict:
+    """The scoring statement in a fresh backend (model load included): data in the database to scores in it."""
+    hooks, sql = compiled
+    conn = connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select pg_backend_pid()")
+            pid = cur.fetchone()[0]
+            peak = [0]
+            done = threading.Event()
+
+            def watch():
+                while not done.is_set():
+                    peak[0] = max(peak[0], _anon_kb(pid))
+                    time.sleep(0.02)
+
+            watcher = threading.Thread(target=watch)
+            watcher.start()
+            started = time.perf_counter()
+            for hook in hooks:
+                cur.execute(hook)
+            cur.execute(f"create temp table bench_scores as {sql}")
+            cur.execute("select count(*) from bench_scores")
+            scored = cur.fetchone()[0]
+            seconds = time.perf_counter() - started
+            done.set()
+            watcher.join()
+        conn.rollback()
+    finally:
+        conn.close()
+    if scored != rows:
+        raise RuntimeError(f"scored {scored} rows, expected {rows}")
+    return {"series": f"indb_{engine}", "rows": rows, "seconds": seconds, "peak_rss_mb": round(peak[0] / 1024, 1)}
+
+
+def dbt_wall(raw_schema: str, engine: str) -> float:
+    env = {**os.environ, "FRAUD_DBT_SCHEMA": "bench_scores"}
+    vars_ = json.dumps({"raw_schema": raw_schema, "fraud_engine": engine})
+    started = time.perf_counter()
+    subprocess.run(
+        [
+            DBT,
+            "run",
+            "--select",
+            "fraud_scores",
+            "--full-refresh",
+            "--vars",
+            vars_,
+            "--target-path",
+            "target/bench",
+            "-q",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    return time.perf_counter() - started
+
+
+def summarise(samples: list[dict]) -> dict:
+    secs = [s["seconds"] for s in samples]
+    return {
+        "series": samples[0]["series"],
+        "rows": samples[0]["rows"],
+        "median_s": statistics.median(secs),
+        "min_s": min(secs),
+        "max_s": max(secs),
+        "rows_per_s": samples[0]["rows"] / statistics.median(secs),
+        "peak_rss_mb": None
+        if any(s["peak_rss_mb"] is None for s in samples)
+        else max(s["peak_rss_mb"] for s in samples),
+        "samples_s": [round(s, 3) for s in secs],
+    }
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for series, label in SERIES_LABELS.items():
+        points = sorted((r["rows"], r["median_s"]) for r in results if r["series"] == series)
+        if points:
+            ax.plot([p[0] / 1e6 for p in points], [p[1] for p in points], marker="o", label=label)
+    ax.set(xlabel="rows (millions)", ylabel="seconds (median)", title="Scoring time against rows (cf. 2017 Figure 2)")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="250000,500000,1000000,2000000")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--model-dir", type=Path, default=ROOT / "artifacts" / "demo")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results, dbt_seconds = [], {}
+    for rows in sizes:
+        csv, schema = prepare(rows)
+        table = f"{schema}.credit_card"
+        compiled = {engine: compiled_scoring_sql(schema, engine) for engine in ("numpy", "keras")}
+        for series in ("native_2017", "native_well", "floor", "indb_numpy", "indb_keras"):
+            samples = []
+            for i in range(args.repeats):
+                if series.startswith("indb_"):
+                    engine = series[5:]
+                    samples.append(in_database(rows, schema, engine, compiled[engine]))
+                else:
+                    samples.append(run_series(series, rows, args.model_dir, csv, table))
+                log(f"{rows:>9,} {series:<12} run {i + 1}: {samples[-1]['seconds']:.2f} s")
+            if series == "floor":
+                for engine in ("keras", "numpy"):
+                    results.append(
+                        summarise(
+                            [{**s, "series": f"floor_{engine}", "seconds": s[f"{engine}_seconds"]} for s in samples]
+                        )
+                    )
+            else:
+                results.append(summarise(samples))
+        for engine in ("numpy", "keras"):
+            dbt_seconds[f"{rows}_{engine}"] = round(dbt_wall(schema, engine), 2)
+    recipe = recipe2017.run(sizes, args.repeats, lambda rows: ROOT / "data" / f"bench_{rows}.csv", args.model_dir, log)
+    for r in recipe:
+        if r["samples_s"]:
+            results.append(
+                summarise(
+                    [
+                        {"series": "recipe_2017", "rows": r["rows"], "seconds": s, "peak_rss_mb": None}
+                        for s in r["samples_s"]
+                    ]
+                )
+            )
+    crashes = [r for r in recipe if r["crash"]]
+    OUT.mkdir(parents=True, exist_ok=True)
+    report = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+        "command": "python -m bench " + " ".join(sys.argv[1:]),
+        "repeats": args.repeats,
+        "results": results,
+        "dbt_run_wall_s": dbt_seconds,
+        "recipe_2017_crashes": crashes,
+    }
+    (OUT / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot(results, OUT / "figure2.png")
+    print(f"{'rows':>10} {'series':<14} {'median s':>9} {'min-max s':>13} {'rows/s':>10} {'peak MB':>8}")
+    for r in results:
+        print(
+            f"{r['rows']:>10,} {r['series']:<14} {r['median_s']:>9.2f} {r['min_s']:>6.2f}-{r['max_s']:<6.2f} "
+            f"{r['rows_per_s']:>10,.0f} {r['peak_rss_mb']:>8.0f}"
+        )
+    by = {(r["rows"], r["series"]): r["median_s"] for r in results}
+    print("\nratios (median seconds)")
+    for rows in sizes:
+        well, numpy_s, keras_s = by[(rows, "native_well")], by[(rows, "indb_numpy")], by[(rows, "indb_keras")]
+        print(
+            f"{rows:>10,}: native-well / in-db numpy = {well / numpy_s:.2f}x; native-2017 / in-db numpy = "
+            f"{by[(rows, 'native_2017')] / numpy_s:.2f}x; in-db numpy / numpy floor = "
+            f"{numpy_s / by[(rows, 'floor_numpy')]:.2f}x; in-db keras / keras floor = "
+            f"{keras_s / by[(rows, 'floor_keras')]:.2f}x"
+        )
+    survived = [r["rows"] for r in results if r["series"] == "recipe_2017"]
+    if survived:
+        rows = max(survived)
+        print(
+            f"2017 recipe, largest size it survived ({rows:,}): recipe / in-db numpy = "
+            f"{by[(rows, 'recipe_2017')] / by[(rows, 'indb_numpy')]:.1f}x"
+        )
+    for c in crashes:
+        print(f"2017 recipe at {c['rows']:,} rows crashed the server: {c['error']}; log: {c['server_log']}")
+    print(f"\ndbt run --full-refresh wall seconds (parse + hooks + scoring): {dbt_seconds}")
+    print(f"wrote {OUT / 'bench.json'} and {OUT / 'figure2.png'}")
+
+
+if __name__ == "__main__":
+    main()
