@@ -24,6 +24,7 @@ from training.loading import load_csv
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results"
 DBT = str(ROOT / ".venv" / "bin" / "dbt")
+ALL_SERIES = ("native_2017", "native_well", "floor", "indb_numpy", "indb_keras", "recipe_2017")
 SERIES_LABELS = {
     "native_2017": "native, as in 2017 (pandas CSV, predict batch 32, CSV)",
     "native_well": "native, done well (binary COPY, predict batch 8192, COPY back)",
@@ -221,14 +222,19 @@ def main() -> None:
     parser.add_argument("--sizes", default="250000,500000,1000000,2000000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--model-dir", type=Path, default=ROOT / "artifacts" / "demo")
+    parser.add_argument("--series", default=",".join(ALL_SERIES), help=f"a subset of {','.join(ALL_SERIES)}")
+    parser.add_argument("--out", type=Path, default=OUT, help="folder for bench.json and figure2.png")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    chosen = args.series.split(",")
+    if unknown := set(chosen) - set(ALL_SERIES):
+        parser.error(f"unknown series {sorted(unknown)}; choose from {','.join(ALL_SERIES)}")
     results, dbt_seconds = [], {}
     for rows in sizes:
         csv, schema = prepare(rows)
         table = f"{schema}.credit_card"
         compiled = {engine: compiled_scoring_sql(schema, engine) for engine in ("numpy", "keras")}
-        for series in ("native_2017", "native_well", "floor", "indb_numpy", "indb_keras"):
+        for series in [c for c in ALL_SERIES if c in chosen and c != "recipe_2017"]:
             samples = []
             for i in range(args.repeats):
                 if series.startswith("indb_"):
@@ -247,8 +253,12 @@ def main() -> None:
             else:
                 results.append(summarise(samples))
         for engine in ("numpy", "keras"):
-            dbt_seconds[f"{rows}_{engine}"] = round(dbt_wall(schema, engine), 2)
-    recipe = recipe2017.run(sizes, args.repeats, lambda rows: ROOT / "data" / f"bench_{rows}.csv", args.model_dir, log)
+            if f"indb_{engine}" in chosen:
+                dbt_seconds[f"{rows}_{engine}"] = round(dbt_wall(schema, engine), 2)
+    recipe = []
+    if "recipe_2017" in chosen:
+        csv_for = lambda rows: ROOT / "data" / f"bench_{rows}.csv"  # noqa: E731
+        recipe = recipe2017.run(sizes, args.repeats, csv_for, args.model_dir, log)
     for r in recipe:
         if r["samples_s"]:
             results.append(
@@ -260,7 +270,8 @@ def main() -> None:
                 )
             )
     crashes = [r for r in recipe if r["crash"]]
-    OUT.mkdir(parents=True, exist_ok=True)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
     report = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "command": "python -m bench " + " ".join(sys.argv[1:]),
@@ -269,17 +280,18 @@ def main() -> None:
         "dbt_run_wall_s": dbt_seconds,
         "recipe_2017_crashes": crashes,
     }
-    (OUT / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
-    plot(results, OUT / "figure2.png")
+    (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    plot(results, out / "figure2.png")
     print(f"{'rows':>10} {'series':<14} {'median s':>9} {'min-max s':>13} {'rows/s':>10} {'peak MB':>8}")
     for r in results:
         print(
             f"{r['rows']:>10,} {r['series']:<14} {r['median_s']:>9.2f} {r['min_s']:>6.2f}-{r['max_s']:<6.2f} "
-            f"{r['rows_per_s']:>10,.0f} {r['peak_rss_mb']:>8.0f}"
+            f"{r['rows_per_s']:>10,.0f} {'n/a' if r['peak_rss_mb'] is None else round(r['peak_rss_mb']):>8}"
         )
     by = {(r["rows"], r["series"]): r["median_s"] for r in results}
     print("\nratios (median seconds)")
-    for rows in sizes:
+    needed = ("native_well", "indb_numpy", "indb_keras", "native_2017", "floor_numpy", "floor_keras")
+    for rows in [n for n in sizes if all((n, k) in by for k in needed)]:
         well, numpy_s, keras_s = by[(rows, "native_well")], by[(rows, "indb_numpy")], by[(rows, "indb_keras")]
         print(
             f"{rows:>10,}: native-well / in-db numpy = {well / numpy_s:.2f}x; native-2017 / in-db numpy = "
@@ -297,7 +309,7 @@ def main() -> None:
     for c in crashes:
         print(f"2017 recipe at {c['rows']:,} rows crashed the server: {c['error']}; log: {c['server_log']}")
     print(f"\ndbt run --full-refresh wall seconds (parse + hooks + scoring): {dbt_seconds}")
-    print(f"wrote {OUT / 'bench.json'} and {OUT / 'figure2.png'}")
+    print(f"wrote {out / 'bench.json'} and {out / 'figure2.png'}")
 
 
 if __name__ == "__main__":
