@@ -65,14 +65,16 @@ begin
 end
 $$;
 
-{%- for engine, parallel in [('numpy', 'safe'), ('keras', 'unsafe')] %}
+{%- for engine in ['numpy', 'keras'] %}
 
--- stable, not immutable: it reads the registry. keras is parallel unsafe:
--- TensorFlow in a parallel worker crashed the server.
+-- stable, not immutable: it reads the registry. parallel unsafe: PL/Python runs
+-- each plpy.execute in a subtransaction, which PostgreSQL forbids while a query
+-- runs in parallel mode ("cannot start subtransactions during a parallel
+-- operation", seen here when the planner chose a parallel scan at 250k rows).
 create or replace function {{ schema }}.score_stack_{{ engine }}(stack bytea, n_rows bigint, model_ref text)
 returns {{ schema }}.scored_stack
 language plpython3u
-stable strict parallel {{ parallel }}
+stable strict parallel unsafe
 as $fraud_scorer$
 {{ _fraud_scorer_py() }}
 try:
@@ -86,7 +88,7 @@ $fraud_scorer$;
 create or replace function {{ schema }}.model_file_info(path text)
 returns table (model_version text, sha256 text, threshold float8)
 language plpython3u
-stable strict parallel safe
+stable strict parallel unsafe
 as $fraud_scorer$
 {{ _fraud_scorer_py() }}
 try:

@@ -1,4 +1,5 @@
-# Body of the PL/Python function fraud.score_stack, and an importable module.
+# Body of the PL/Python functions fraud.score_stack_{numpy,keras} and fraud.model_file_info,
+# and an importable module.
 #
 # scoring/build_udf.py copies this file verbatim into the install macro, so it
 # must import nothing from this project and keep module level to definitions:

@@ -1,6 +1,7 @@
 {#- GENERATED from scoring/fraud_scorer.py by `python -m scoring.build_udf`: do not edit. -#}
 {% macro _fraud_scorer_py() -%}
-{% raw %}# Body of the PL/Python function fraud.score_stack, and an importable module.
+{% raw %}# Body of the PL/Python functions fraud.score_stack_{numpy,keras} and fraud.model_file_info,
+# and an importable module.
 #
 # scoring/build_udf.py copies this file verbatim into the install macro, so it
 # must import nothing from this project and keep module level to definitions:

@@ -256,29 +256,55 @@ def test_a_model_replaced_under_its_version_is_never_scored_stale(project, other
     assert second == expected
 
 
-def test_scoring_plan_builds_one_stack_at_a_time(project):
-    from training.db import connect
-
-    """A sorted GroupAggregate finishes each stack before the next: memory is one batch, not the table."""
-    project.dbt("compile", "--select", "fraud_scores")
+def _compiled_fraud_scores(project, *flags: str) -> tuple[list[str], str]:
+    """fraud_scores as dbt compiles it: (its pre-hooks, its select)."""
+    project.dbt("compile", "--select", "fraud_scores", *flags)
     target = ROOT / f"target/test_{project.suffix}"
     compiled = next((target / "compiled").rglob("fraud_scores.sql")).read_text()
     manifest = json.loads((target / "manifest.json").read_text())
     node = next(n for n in manifest["nodes"].values() if n["name"] == "fraud_scores")
-    hooks = [h["sql"] for h in node["config"]["pre-hook"]]
-    assert hooks, "fraud_scores lost the pre-hook that keeps the plan sorted"
+    return [h["sql"] for h in node["config"]["pre-hook"]], compiled
+
+
+def _in_rolled_back_transaction(statements: list[str]):
+    """Run statements on one connection, return the last one's rows, and roll everything back."""
+    from training.db import connect
+
     conn = connect()
     try:
         with conn.cursor() as cur:
-            for hook in hooks:
-                cur.execute(hook)
-            cur.execute("explain " + compiled)
-            plan = "\n".join(r[0] for r in cur.fetchall())
-        conn.rollback()
+            for statement in statements:
+                cur.execute(statement)
+            return cur.fetchall() if cur.description else None
     finally:
+        conn.rollback()
         conn.close()
+
+
+def test_scoring_plan_builds_one_stack_at_a_time(project):
+    """A sorted GroupAggregate finishes each stack before the next: memory is one batch, not the table."""
+    hooks, compiled = _compiled_fraud_scores(project)
+    assert hooks, "fraud_scores lost the pre-hook that keeps the plan sorted"
+    plan = "\n".join(r[0] for r in _in_rolled_back_transaction([*hooks, "explain " + compiled]))
     assert "GroupAggregate" in plan, plan
     assert "HashAggregate" not in plan, plan
+
+
+def test_scoring_runs_when_the_planner_wants_parallel_workers(project):
+    """The functions' PARALLEL labels must keep them out of parallel mode, where PL/Python's
+    plpy.execute fails ("cannot start subtransactions during a parallel operation")."""
+    hooks, compiled = _compiled_fraud_scores(project, "--full-refresh")  # every row, so the function runs
+    eager = [
+        "set parallel_setup_cost = 0",
+        "set parallel_tuple_cost = 0",
+        "set min_parallel_table_scan_size = 0",
+        "set max_parallel_workers_per_gather = 2",
+    ]
+    assert "Gather" in "\n".join(
+        r[0] for r in _in_rolled_back_transaction([*eager, f"explain select * from {project.raw_schema}.credit_card"])
+    )
+    rows = _in_rolled_back_transaction([*eager, *hooks, f"select count(*) from ({compiled}) scored"])
+    assert rows[0][0] == len(scores(project)) > 0
 
 
 def test_a_model_with_another_input_width_fails_the_run_and_keeps_scores(project, tmp_path):
