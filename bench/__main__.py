@@ -88,38 +88,28 @@ def _anon_kb(pid: int) -> int:
     return total
 
 
-def compiled_scoring_sql(raw_schema: str, engine: str) -> tuple[list[str], str]:
-    """Compile fraud_scores as a full refresh: (pre-hooks, select)."""
-    target = ROOT / "target" / "bench"
-    env = {**os.environ, "FRAUD_DBT_SCHEMA": "bench_scores"}
+BENCH_TARGET = ROOT / "target" / "bench"
+
+
+def _dbt(raw_schema: str, engine: str, *args: str, quiet_stdout: bool = False) -> None:
+    """dbt on the bench's raw table, writing to schema bench_scores, quietly."""
     vars_ = json.dumps({"raw_schema": raw_schema, "fraud_engine": engine})
     subprocess.run(
-        [DBT, "run", "--select", "stg_raw__credit_card", "--vars", vars_, "--target-path", str(target), "-q"],
+        [DBT, *args, "--vars", vars_, "--target-path", str(BENCH_TARGET), "-q"],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, "FRAUD_DBT_SCHEMA": "bench_scores"},
         check=True,
+        stdout=subprocess.DEVNULL if quiet_stdout else None,
     )
-    subprocess.run(
-        [
-            DBT,
-            "compile",
-            "--select",
-            "fraud_scores",
-            "--full-refresh",
-            "--vars",
-            vars_,
-            "--target-path",
-            str(target),
-            "-q",
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    manifest = json.loads((target / "manifest.json").read_text())
+
+
+def compiled_scoring_sql(raw_schema: str, engine: str) -> tuple[list[str], str]:
+    """Compile fraud_scores as a full refresh: (pre-hooks, select)."""
+    _dbt(raw_schema, engine, "run", "--select", "stg_raw__credit_card")
+    _dbt(raw_schema, engine, "compile", "--select", "fraud_scores", "--full-refresh", quiet_stdout=True)
+    manifest = json.loads((BENCH_TARGET / "manifest.json").read_text())
     node = next(n for n in manifest["nodes"].values() if n["name"] == "fraud_scores")
-    sql = next((target / "compiled").rglob("fraud_scores.sql")).read_text()
+    sql = next((BENCH_TARGET / "compiled").rglob("fraud_scores.sql")).read_text()
     return [h["sql"] for h in node["config"]["pre-hook"]], sql
 
 
@@ -159,26 +149,9 @@ def in_database(rows: int, raw_schema: str, engine: str, compiled) -> dict:
 
 
 def dbt_wall(raw_schema: str, engine: str) -> float:
-    env = {**os.environ, "FRAUD_DBT_SCHEMA": "bench_scores"}
-    vars_ = json.dumps({"raw_schema": raw_schema, "fraud_engine": engine})
+    """`dbt run --full-refresh` of fraud_scores, start to end: parse, hooks and scoring."""
     started = time.perf_counter()
-    subprocess.run(
-        [
-            DBT,
-            "run",
-            "--select",
-            "fraud_scores",
-            "--full-refresh",
-            "--vars",
-            vars_,
-            "--target-path",
-            "target/bench",
-            "-q",
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
+    _dbt(raw_schema, engine, "run", "--select", "fraud_scores", "--full-refresh")
     return time.perf_counter() - started
 
 
@@ -307,7 +280,7 @@ def main() -> None:
             f"{by[(rows, 'recipe_2017')] / by[(rows, 'indb_numpy')]:.1f}x"
         )
     for c in crashes:
-        print(f"2017 recipe at {c['rows']:,} rows crashed the server: {c['error']}; log: {c['server_log']}")
+        print(f"2017 recipe at {c['rows']:,} rows crashed the server: {c['crash']['error']}; log: {c['crash']['server_log']}")
     print(f"\ndbt run --full-refresh wall seconds (parse + hooks + scoring): {dbt_seconds}")
     print(f"wrote {out / 'bench.json'} and {out / 'figure2.png'}")
 
