@@ -280,7 +280,8 @@ def main() -> None:
             f"{by[(rows, 'recipe_2017')] / by[(rows, 'indb_numpy')]:.1f}x"
         )
     for c in crashes:
-        print(f"2017 recipe at {c['rows']:,} rows crashed the server: {c['crash']['error']}; log: {c['crash']['server_log']}")
+        crash = c["crash"]
+        print(f"2017 recipe at {c['rows']:,} rows crashed the server: {crash['error']}; log: {crash['server_log']}")
     print(f"\ndbt run --full-refresh wall seconds (parse + hooks + scoring): {dbt_seconds}")
     print(f"wrote {out / 'bench.json'} and {out / 'figure2.png'}")
 
