@@ -171,7 +171,7 @@ def summarise(samples: list[dict]) -> dict:
     }
 
 
-def plot(results: list[dict], path: Path) -> None:
+def plot(results: list[dict], path: Path, crashes: list[dict] = ()) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -182,6 +182,16 @@ def plot(results: list[dict], path: Path) -> None:
         points = sorted((r["rows"], r["median_s"]) for r in results if r["series"] == series)
         if points:
             ax.plot([p[0] / 1e6 for p in points], [p[1] for p in points], marker="o", label=label)
+    for crash in crashes:
+        ax.plot([crash["rows"] / 1e6], [0], marker="X", markersize=12, color="crimson", linestyle="none")
+        ax.annotate(
+            "2017 recipe: server crashed",
+            (crash["rows"] / 1e6, 0),
+            textcoords="offset points",
+            xytext=(6, 8),
+            color="crimson",
+            fontsize="small",
+        )
     ax.set(xlabel="rows (millions)", ylabel="seconds (median)", title="Scoring time against rows (cf. 2017 Figure 2)")
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
@@ -197,7 +207,12 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=ROOT / "artifacts" / "demo")
     parser.add_argument("--series", default=",".join(ALL_SERIES), help=f"a subset of {','.join(ALL_SERIES)}")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for bench.json and figure2.png")
+    parser.add_argument("--replot", action="store_true", help="only redraw figure2.png from --out's bench.json")
     args = parser.parse_args()
+    if args.replot:
+        report = json.loads((args.out / "bench.json").read_text())
+        plot(report["results"], args.out / "figure2.png", report["recipe_2017_crashes"])
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     chosen = args.series.split(",")
     if unknown := set(chosen) - set(ALL_SERIES):
@@ -254,7 +269,7 @@ def main() -> None:
         "recipe_2017_crashes": crashes,
     }
     (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
-    plot(results, out / "figure2.png")
+    plot(results, out / "figure2.png", crashes)
     print(f"{'rows':>10} {'series':<14} {'median s':>9} {'min-max s':>13} {'rows/s':>10} {'peak MB':>8}")
     for r in results:
         print(
