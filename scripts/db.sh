@@ -101,7 +101,8 @@ start() {
     fi
     psql_super -d postgres -tAc "select 1 from pg_database where datname = '$DBNAME'" | grep -q 1 \
         || psql_super -d postgres -qc "create database $DBNAME"
-    psql_super -d "$DBNAME" -qc "create extension if not exists plpython3u" 2>/dev/null
+    psql_super -d "$DBNAME" -qc "create extension if not exists plpython3u" 2>/dev/null \
+        || die "cannot create extension plpython3u in database $DBNAME (is postgresql-plpython3 installed? log: $LOG)"
     check_python_match
 }
 
