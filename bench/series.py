@@ -19,14 +19,13 @@ import numpy as np
 
 from training import artifacts
 from training.db import connection
+from training.train import Scaler
 
 FEATURES = [f"v{i}" for i in range(1, 29)]
 
 
 def _scaled(x: np.ndarray, meta: dict) -> np.ndarray:
-    return (
-        (x - np.asarray(meta["scaler"]["mean"], np.float32)) / np.asarray(meta["scaler"]["scale"], np.float32)
-    ).astype(np.float32)
+    return Scaler.from_dict(meta["scaler"]).transform(x)
 
 
 def _keras_model(model_dir: Path):

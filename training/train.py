@@ -32,6 +32,11 @@ class Scaler:
     def as_dict(self) -> dict:
         return {"mean": self.mean.astype(float).tolist(), "scale": self.scale.astype(float).tolist()}
 
+    @classmethod
+    def from_dict(cls, saved: dict) -> Scaler:
+        """The scaler as metadata.json stores it (see as_dict)."""
+        return cls(np.asarray(saved["mean"], np.float32), np.asarray(saved["scale"], np.float32))
+
 
 @dataclass
 class Fold:

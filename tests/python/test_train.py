@@ -115,8 +115,7 @@ def test_saved_model_round_trips(model_dir, tiny_data):
 
     meta = artifacts.load_metadata(model_dir)
     model = keras.models.load_model(model_dir / artifacts.MODEL_FILE, compile=False)
-    scaler = Scaler(np.array(meta["scaler"]["mean"]), np.array(meta["scaler"]["scale"]))
-    x = scaler.transform(tiny_data.X[:2000])
+    x = Scaler.from_dict(meta["scaler"]).transform(tiny_data.X[:2000])
     keras_prob = model.predict(x, verbose=0).reshape(-1)
     numpy_prob = load_numpy_model((model_dir / artifacts.MODEL_FILE).read_bytes(), 28).predict(x)
     assert np.abs(keras_prob - numpy_prob).max() < 1e-5
