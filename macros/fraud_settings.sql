@@ -81,7 +81,7 @@
         {%- if wanted -%}
             {{ exceptions.raise_compiler_error("model version " ~ (wanted | tojson) ~ " is not registered in " ~ registry ~ ": register it with `python -m training register --model-dir DIR`, or leave var fraud_model_version empty for the newest") }}
         {%- else -%}
-            {{ exceptions.raise_compiler_error("no model is registered in " ~ registry ~ ": train and register one first (`make model`)") }}
+            {{ exceptions.raise_compiler_error("no model is registered in " ~ registry ~ ": train and register one first (`make demo` does both, or `python -m training register --model-dir DIR`)") }}
         {%- endif -%}
     {%- endif -%}
     {{ return({'version': rows[0][0], 'threshold': _fraud_threshold(rows[0][1]), 'ref': rows[0][0]}) }}
