@@ -110,7 +110,8 @@ def compiled_scoring_sql(raw_schema: str, engine: str) -> tuple[list[str], str]:
     manifest = json.loads((BENCH_TARGET / "manifest.json").read_text())
     node = next(n for n in manifest["nodes"].values() if n["name"] == "fraud_scores")
     sql = next((BENCH_TARGET / "compiled").rglob("fraud_scores.sql")).read_text()
-    return [h["sql"] for h in node["config"]["pre-hook"]], sql
+    # the manifest keeps hooks unrendered; the templated one is the Greenplum staging hook, empty on PostgreSQL
+    return [h["sql"] for h in node["config"]["pre-hook"] if "{{" not in h["sql"]], sql
 
 
 def in_database(rows: int, raw_schema: str, engine: str, compiled) -> dict:
@@ -129,17 +130,19 @@ def in_database(rows: int, raw_schema: str, engine: str, compiled) -> dict:
                     peak[0] = max(peak[0], _anon_kb(pid))
                     time.sleep(0.02)
 
-            watcher = threading.Thread(target=watch)
+            watcher = threading.Thread(target=watch, daemon=True)
             watcher.start()
-            started = time.perf_counter()
-            for hook in hooks:
-                cur.execute(hook)
-            cur.execute(f"create temp table bench_scores as {sql}")
-            cur.execute("select count(*) from bench_scores")
-            scored = cur.fetchone()[0]
-            seconds = time.perf_counter() - started
-            done.set()
-            watcher.join()
+            try:
+                started = time.perf_counter()
+                for hook in hooks:
+                    cur.execute(hook)
+                cur.execute(f"create temp table bench_scores as {sql}")
+                cur.execute("select count(*) from bench_scores")
+                scored = cur.fetchone()[0]
+                seconds = time.perf_counter() - started
+            finally:  # a failed statement must not leave the watcher running (it kept the bench alive)
+                done.set()
+                watcher.join()
         conn.rollback()
     finally:
         conn.close()

@@ -5,7 +5,7 @@
 {% macro install_fraud_scoring() -%}
     {%- set schema = fraud_schema() -%}
     {%- set version = fraud_scoring_version() -%}
-    {%- do run_query(fraud_scoring_ddl(schema)) -%}
+    {%- do run_query(fraud_scoring_ddl(schema, fraud_engine_kind())) -%}
     {#- The one directory model files may be read from (var fraud_model_dir); kept
         as it is unless the var is given, so an automatic upgrade does not reset it. -#}
     {%- set model_dir = var('fraud_model_dir', none) -%}
@@ -16,30 +16,77 @@
                 ~ (model_dir | string | tojson)
             ) }}
         {%- endif -%}
-        {%- do run_query(
-            "insert into " ~ schema ~ ".installation (component, version) values ('model_dir', "
-            ~ fraud_quote_literal(model_dir) ~ ") "
-            ~ "on conflict (component) do update set version = excluded.version, installed_at = now()"
-        ) -%}
+        {%- do run_query(_fraud_set_installation(schema, 'model_dir', model_dir)) -%}
     {%- endif -%}
-    {%- do run_query(
-        "insert into " ~ schema ~ ".installation (component, version) values ('score_stack', '" ~ version ~ "') "
-        ~ "on conflict (component) do update set version = excluded.version, installed_at = now()"
-    ) -%}
+    {%- do run_query(fraud_grant_scoring(schema, fraud_scoring_roles())) -%}
+    {%- do run_query(_fraud_set_installation(schema, 'score_stack', version)) -%}
     {{ log("installed fraud scoring " ~ version ~ " in schema " ~ schema, info=true) }}
+{%- endmacro %}
+
+{% macro _fraud_set_installation(schema, component, value) -%}
+    {#- delete + insert, not ON CONFLICT: Greenplum 6 (PostgreSQL 9.4) has no upsert -#}
+    delete from {{ schema }}.installation where component = {{ fraud_quote_literal(component) }};
+    insert into {{ schema }}.installation (component, version)
+    values ({{ fraud_quote_literal(component) }}, {{ fraud_quote_literal(value) }})
+{%- endmacro %}
+
+{% macro fraud_scoring_roles() -%}
+    {#- var fraud_scoring_roles: the roles that may score (dbt run / dbt test as
+        a non-superuser). Everyone else gets nothing: EXECUTE is revoked from PUBLIC. -#}
+    {%- set raw = var('fraud_scoring_roles', []) -%}
+    {%- set roles = [raw] if raw is string else raw -%}
+    {%- set checked = [] -%}
+    {%- for role in roles if role -%}
+        {%- do checked.append(_fraud_identifier(role, 'var fraud_scoring_roles')) -%}
+    {%- endfor -%}
+    {{ return(checked) }}
+{%- endmacro %}
+
+{% macro fraud_scoring_functions(schema) -%}
+    {{ return([
+        schema ~ '.score_stack_numpy(bytea, bigint, bytea, text, text)',
+        schema ~ '.score_stack_keras(bytea, bigint, bytea, text, text)',
+        schema ~ '.read_model_file(text)',
+        schema ~ '.model_file_info(text)',
+        schema ~ '.probe_packages()',
+    ]) }}
+{%- endmacro %}
+
+{% macro fraud_grant_scoring(schema, roles) -%}
+    {#- plpython3u is untrusted: the functions run with the server's OS rights, so
+        only the roles named may call them. They read the registry, nothing else. -#}
+    {%- for function in fraud_scoring_functions(schema) %}
+    revoke all on function {{ function }} from public;
+    {%- endfor %}
+    {%- for role in roles %}
+    grant usage on schema {{ schema }} to {{ role }};
+    grant select on {{ schema }}.models, {{ schema }}.installation to {{ role }};
+        {%- for function in fraud_scoring_functions(schema) %}
+    grant execute on function {{ function }} to {{ role }};
+        {%- endfor %}
+    {%- endfor %}
+    select 1
 {%- endmacro %}
 
 {% macro fraud_scoring_version() -%}
     {#- Changes whenever the function body or the DDL changes, so an outdated
         installation is detected. -#}
-    {{ return(local_md5(fraud_scoring_ddl('x'))[:12]) }}
+    {{ return(local_md5(fraud_scoring_ddl('x', fraud_engine_kind()))[:12]) }}
 {%- endmacro %}
 
-{% macro fraud_scoring_ddl(schema) -%}
-    {{ return(adapter.dispatch('fraud_scoring_ddl', 'fraud_scoring')(schema)) }}
-{%- endmacro %}
+{% macro fraud_scoring_ddl(schema, engine_kind='postgres') -%}
+{%- set greenplum = engine_kind == 'greenplum' -%}
+{#- Greenplum / Cloudberry: every segment reads the registry locally; no
+    PARALLEL labels (Greenplum 6 does not parse them; segments are its parallelism). -#}
+{%- set distributed = ' distributed replicated' if greenplum else '' -%}
+do $$
+begin
+    if not exists (select 1 from pg_language where lanname = 'plpython3u') then
+        raise exception 'fraud scoring needs the plpython3u language in this database: CREATE EXTENSION plpython3u as a superuser (Debian: apt-get install postgresql-plpython3-<version>). Greenplum 6 builds that ship only plpythonu (Python 2) cannot run it: use Greenplum 7 or Apache Cloudberry, or a Greenplum 6 build with plpython3u';
+    end if;
+end
+$$;
 
-{% macro default__fraud_scoring_ddl(schema) -%}
 create schema if not exists {{ schema }};
 
 create table if not exists {{ schema }}.models (
@@ -49,52 +96,89 @@ create table if not exists {{ schema }}.models (
     model_h5 bytea not null,
     metadata jsonb not null,
     registered_at timestamptz not null default clock_timestamp()
-);
+){{ distributed }};
 
 create table if not exists {{ schema }}.installation (
     component text primary key,
     version text not null,
     installed_at timestamptz not null default now()
-);
+){{ distributed }};
 
+-- scores come back as the text of SQL arrays, cast in SQL (see sql_array_text);
+-- installations before that returned bigint[] / float8[]: replace their type
 do $$
 begin
+    if exists (
+        select 1 from pg_attribute
+        where attrelid = (select typrelid from pg_type where oid = to_regtype('{{ schema }}.scored_stack'))
+            and attname = 'transaction_ids' and atttypid <> 'text'::regtype
+    ) then
+        drop type {{ schema }}.scored_stack cascade;
+    end if;
     if to_regtype('{{ schema }}.scored_stack') is null then
-        create type {{ schema }}.scored_stack as (transaction_ids bigint[], probabilities float8[]);
+        create type {{ schema }}.scored_stack as (transaction_ids text, probabilities text);
     end if;
 end
 $$;
 
 {%- for engine in ['numpy', 'keras'] %}
 
--- stable, not immutable: it reads the registry. parallel unsafe: PL/Python runs
--- each plpy.execute in a subtransaction, which PostgreSQL forbids while a query
--- runs in parallel mode ("cannot start subtransactions during a parallel
--- operation", seen here when the planner chose a parallel scan at 250k rows).
-create or replace function {{ schema }}.score_stack_{{ engine }}(stack bytea, n_rows bigint, model_ref text)
+-- A pure function of its arguments: the stack and the model (bytes, metadata,
+-- sha256), which SQL reads from the registry once per query. No SPI, no files:
+-- so it can run where plpy.execute cannot (PostgreSQL parallel workers) and on
+-- every Greenplum segment. keras is parallel unsafe: TensorFlow in a parallel
+-- worker crashed the server here. Not STRICT: a NULL model (deleted from the
+-- registry after dbt compiled the run) must fail, not silently score nothing.
+create or replace function {{ schema }}.score_stack_{{ engine }}(
+    stack bytea, n_rows bigint, model_h5 bytea, model_metadata text, model_sha256 text
+)
 returns {{ schema }}.scored_stack
 language plpython3u
-stable strict parallel unsafe
+immutable{{ '' if greenplum else (' parallel safe' if engine == 'numpy' else ' parallel unsafe') }}
 as $fraud_scorer$
 {{ _fraud_scorer_py() }}
 try:
-    return score_stack_in_database(plpy, SD, '{{ schema }}', stack, n_rows, model_ref, '{{ engine }}')
+    return score_stack(SD, stack, n_rows, model_h5, model_metadata, model_sha256, '{{ engine }}')
 except ScoringError as exc:
     plpy.error('fraud scoring: %s' % exc)
 $fraud_scorer$;
 {%- endfor %}
 
+-- a model file (var fraud_model_path), read only inside the directory a
+-- superuser allowed (var fraud_model_dir at install)
+create or replace function {{ schema }}.read_model_file(path text)
+returns table (model_h5 bytea, metadata text, sha256 text)
+language plpython3u
+stable strict{{ '' if greenplum else ' parallel unsafe' }}
+as $fraud_scorer$
+{{ _fraud_scorer_py() }}
+try:
+    return read_model_file_in_database(plpy, SD, '{{ schema }}', path)
+except ScoringError as exc:
+    plpy.error('fraud scoring: %s' % exc)
+$fraud_scorer$;
+
 -- what dbt needs to know, at compile time, of a model file (var fraud_model_path)
 create or replace function {{ schema }}.model_file_info(path text)
 returns table (model_version text, sha256 text, threshold float8)
 language plpython3u
-stable strict parallel unsafe
+stable strict{{ '' if greenplum else ' parallel unsafe' }}
 as $fraud_scorer$
 {{ _fraud_scorer_py() }}
 try:
     return model_file_info(plpy, SD, '{{ schema }}', path)
 except ScoringError as exc:
     plpy.error('fraud scoring: %s' % exc)
+$fraud_scorer$;
+
+-- this host's Python and package versions (run on every segment by check_fraud_segments)
+create or replace function {{ schema }}.probe_packages()
+returns text
+language plpython3u
+volatile{{ '' if greenplum else ' parallel unsafe' }}
+as $fraud_scorer$
+{{ _fraud_scorer_py() }}
+return probe_packages()
 $fraud_scorer$;
 {%- endmacro %}
 

@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--csv", type=Path, required=True)
     ld.add_argument("--table", default="raw.credit_card")
     ld.add_argument("--append", action="store_true", help="add rows after the existing ones")
+    ld.add_argument(
+        "--distributed-by",
+        metavar="COLUMN",
+        help="Greenplum / Cloudberry: distribute the raw table by this column (default: DISTRIBUTED RANDOMLY)",
+    )
 
     r = sub.add_parser("register", help="store a trained model in the database's model registry")
     r.add_argument("--model-dir", type=Path, required=True)
@@ -100,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
             started = time.perf_counter()
             with connection() as conn:
-                rows = load_csv(conn, args.csv, args.table, append=args.append)
+                rows = load_csv(conn, args.csv, args.table, append=args.append, distributed_by=args.distributed_by)
             verb = "appended" if args.append else "loaded"
             print(f"{verb} {rows:,} rows from {args.csv} into {args.table} in {time.perf_counter() - started:.1f} s")
         elif args.command == "register":

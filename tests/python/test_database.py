@@ -25,6 +25,7 @@ from training.register import RegistryError, register
 
 pytestmark = pytest.mark.database
 FEATURES = ", ".join(f"v{i}" for i in range(1, 29))
+MODEL_COLUMNS = ("model_h5", "metadata::text", "sha256")
 
 
 @pytest.fixture(scope="module")
@@ -185,9 +186,13 @@ def test_bad_feature_values_fail_the_run_and_keep_earlier_scores(project, column
 
 
 def _stack_sql(project, n_rows_expr="count(*)", field="transaction_ids"):
+    """Score transactions 1..10 in one stack by hand; the model version is the parameter %(v)s."""
+    f = project.fraud_schema
+    model = ", ".join(f"(select {c} from {f}.models where model_version = %(v)s)" for c in MODEL_COLUMNS)
+    cast = "bigint[]" if field == "transaction_ids" else "float8[]"
     return (
-        f"select (s).{field}[1] from (select {project.fraud_schema}.score_stack_numpy("
-        f"string_agg(int8send(transaction_id) || features, ''::bytea), {n_rows_expr}, %s) as s "
+        f"select ((s).{field}::{cast})[1] from (select {f}.score_stack_numpy("
+        f"string_agg(int8send(transaction_id) || features, ''::bytea), {n_rows_expr}, {model}) as s "
         f"from {project.schema}.stg_raw__credit_card where transaction_id <= 10) x"
     )
 
@@ -195,9 +200,9 @@ def _stack_sql(project, n_rows_expr="count(*)", field="transaction_ids"):
 def test_wrong_length_feature_vectors_are_refused_in_sql(project):
     import psycopg2
 
-    assert query(_stack_sql(project), (project.version_a,)) == [(1,)]
+    assert query(_stack_sql(project), {"v": project.version_a}) == [(1,)]
     with pytest.raises(psycopg2.Error, match="a feature vector of the wrong length"):
-        query(_stack_sql(project, "count(*) + 1"), (project.version_a,))
+        query(_stack_sql(project, "count(*) + 1"), {"v": project.version_a})
 
 
 def test_corrupt_model_bytes_are_refused(project):
@@ -210,7 +215,7 @@ def test_corrupt_model_bytes_are_refused(project):
         (hashlib.sha256(junk).hexdigest(), junk, json.dumps({"features": [f"V{i}" for i in range(1, 29)]})),
     )
     with pytest.raises(psycopg2.Error, match="not an HDF5 file"):
-        query(_stack_sql(project), ("corrupt-1",))
+        query(_stack_sql(project), {"v": "corrupt-1"})
     # bytes changed behind the registry's back
     query(
         f"insert into {project.fraud_schema}.models (model_version, model_name, sha256, model_h5, metadata) "
@@ -219,7 +224,7 @@ def test_corrupt_model_bytes_are_refused(project):
         (project.version_a,),
     )
     with pytest.raises(psycopg2.Error, match="do not match their registered sha256"):
-        query(_stack_sql(project), ("tampered-1",))
+        query(_stack_sql(project), {"v": "tampered-1"})
     query(f"delete from {project.fraud_schema}.models where model_version in ('corrupt-1', 'tampered-1')")
 
 
@@ -238,15 +243,15 @@ def test_a_model_replaced_under_its_version_is_never_scored_stale(project, other
     conn = connect()
     try:
         with conn.cursor() as cur:
-            cur.execute(sql, ("swap-1",))
+            cur.execute(sql, {"v": "swap-1"})
             first = cur.fetchone()[0]
             cur.execute(
                 f"update {f}.models set model_h5 = %s, sha256 = %s, metadata = %s where model_version = 'swap-1'",
                 (h5_b, meta_b["sha256"], json.dumps(meta_b)),
             )
-            cur.execute(sql, ("swap-1",))
+            cur.execute(sql, {"v": "swap-1"})
             second = cur.fetchone()[0]
-            cur.execute(sql, (meta_b["model_version"],))
+            cur.execute(sql, {"v": meta_b["model_version"]})
             expected = cur.fetchone()[0]
         conn.rollback()
     finally:
@@ -256,14 +261,15 @@ def test_a_model_replaced_under_its_version_is_never_scored_stale(project, other
     assert second == expected
 
 
-def _compiled_fraud_scores(project, *flags: str) -> tuple[list[str], str]:
+def _compiled_fraud_scores(project, *flags: str, **vars) -> tuple[list[str], str]:
     """fraud_scores as dbt compiles it: (its pre-hooks, its select)."""
-    project.dbt("compile", "--select", "fraud_scores", *flags)
+    project.dbt("compile", "--select", "fraud_scores", *flags, **vars)
     target = ROOT / f"target/test_{project.suffix}"
     compiled = next((target / "compiled").rglob("fraud_scores.sql")).read_text()
     manifest = json.loads((target / "manifest.json").read_text())
     node = next(n for n in manifest["nodes"].values() if n["name"] == "fraud_scores")
-    return [h["sql"] for h in node["config"]["pre-hook"]], compiled
+    # the manifest keeps hooks unrendered; the templated one is the Greenplum staging hook, empty on PostgreSQL
+    return [h["sql"] for h in node["config"]["pre-hook"] if "{{" not in h["sql"]], compiled
 
 
 def _in_rolled_back_transaction(statements: list[str]):
@@ -290,21 +296,34 @@ def test_scoring_plan_builds_one_stack_at_a_time(project):
     assert "HashAggregate" not in plan, plan
 
 
-def test_scoring_runs_when_the_planner_wants_parallel_workers(project):
-    """The functions' PARALLEL labels must keep them out of parallel mode, where PL/Python's
-    plpy.execute fails ("cannot start subtransactions during a parallel operation")."""
-    hooks, compiled = _compiled_fraud_scores(project, "--full-refresh")  # every row, so the function runs
-    eager = [
-        "set parallel_setup_cost = 0",
-        "set parallel_tuple_cost = 0",
-        "set min_parallel_table_scan_size = 0",
-        "set max_parallel_workers_per_gather = 2",
-    ]
-    assert "Gather" in "\n".join(
-        r[0] for r in _in_rolled_back_transaction([*eager, f"explain select * from {project.raw_schema}.credit_card"])
+EAGER_PARALLEL = [
+    "set parallel_setup_cost = 0",
+    "set parallel_tuple_cost = 0",
+    "set min_parallel_table_scan_size = 0",
+    "set max_parallel_workers_per_gather = 2",
+]
+
+
+def test_the_numpy_engine_scores_in_parallel_workers(project):
+    """score_stack_numpy is a pure function (no plpy.execute, which fails in parallel
+    mode), PARALLEL SAFE: with parallel-eager settings the scoring query runs under
+    a Gather and gives the scores of the serial plan."""
+    # every row (a full refresh), by the version the table holds
+    hooks, compiled = _compiled_fraud_scores(project, "--full-refresh", fraud_model_version=project.version_a)
+    plan = "\n".join(r[0] for r in _in_rolled_back_transaction([*EAGER_PARALLEL, *hooks, "explain " + compiled]))
+    assert "Gather" in plan, plan
+    rows = _in_rolled_back_transaction(
+        [*EAGER_PARALLEL, *hooks, f"select transaction_id, fraud_probability from ({compiled}) scored"]
     )
-    rows = _in_rolled_back_transaction([*eager, *hooks, f"select count(*) from ({compiled}) scored"])
-    assert rows[0][0] == len(scores(project)) > 0
+    assert {r[0]: (r[1], project.version_a) for r in rows} == {i: v[:2] for i, v in scores(project).items()}
+
+
+def test_the_keras_engine_never_runs_in_a_parallel_worker(project):
+    """TensorFlow in a parallel worker crashed the server here: score_stack_keras is PARALLEL UNSAFE."""
+    hooks, compiled = _compiled_fraud_scores(project, "--full-refresh", fraud_engine="keras")
+    plan = "\n".join(r[0] for r in _in_rolled_back_transaction([*EAGER_PARALLEL, *hooks, "explain " + compiled]))
+    assert "score_stack_keras" in compiled
+    assert "Gather" not in plan, plan
 
 
 def test_a_model_with_another_input_width_fails_the_run_and_keeps_scores(project, tmp_path):
@@ -378,25 +397,35 @@ def test_model_paths_cannot_reach_other_server_files(project, path, message):
     assert scores(project) == before
 
 
-def test_an_ordinary_role_runs_dbt_once_functions_are_installed(project):
+def test_an_ordinary_role_scores_once_granted_and_cannot_replace_the_functions(project):
+    """The least-privilege set-up of the README: a superuser installs and names the roles that score."""
+    import psycopg2
+
     a, f, r = project.analyst, project.fraud_schema, project.raw_schema
     query(f"drop role if exists {a}")
     query(f"create role {a} login")
-    query(f"grant usage on schema {f}, {r} to {a}")
-    query(f"grant select on {f}.models, {f}.installation, {r}.credit_card to {a}")
+    query(f"grant usage on schema {r} to {a}")
+    query(f"grant select on {r}.credit_card to {a}")
     query(f"create schema {project.schema}_analyst authorization {a}")
     analyst_run = dict(user=a, schema_suffix="_analyst")
+    # EXECUTE is revoked from PUBLIC: a role nobody granted cannot score (or read the registry)
+    result = project.dbt("run", check=False, **analyst_run)
+    assert result.returncode != 0
+    assert "permission denied for schema " + f in result.stdout
+    with pytest.raises(psycopg2.Error, match="permission denied"):
+        query(f"select {f}.probe_packages()", user=a)
+    project.dbt("run-operation", "install_fraud_scoring", fraud_scoring_roles=[a])
     result = project.dbt("run", check=False, **analyst_run)
     assert result.returncode == 0, result.stdout[-3000:]
-    # the role cannot replace the functions
-    import psycopg2
-
+    # the role cannot replace the functions, nor add its own to the schema
     with pytest.raises(psycopg2.Error, match="permission denied|must be owner"):
         query(
-            f"create or replace function {f}.score_stack_numpy(bytea, bigint, text) "
+            f"create or replace function {f}.score_stack_numpy(bytea, bigint, bytea, text, text) "
             f"returns {f}.scored_stack language sql as 'select null::{f}.scored_stack'",
             user=a,
         )
+    with pytest.raises(psycopg2.Error, match="permission denied"):
+        query(f"insert into {f}.models select * from {f}.models", user=a)
     # an outdated installation stops the run with the command to fix it
     query(f"update {f}.installation set version = 'old' where component = 'score_stack'")
     result = project.dbt("run", check=False, **analyst_run)
