@@ -19,7 +19,7 @@
     {{ return('greenplum' if ('greenplum' in version or 'cloudberry' in version) else 'postgres') }}
 {%- endmacro %}
 
-{% macro fraud_distribute_by_batch() -%}
+{% macro fraud_distribute_by_batch(relation=none) -%}
     {#- A post-hook of int_credit_card__scoring_rows; empty except on Greenplum /
         Cloudberry, where it distributes the packed rows by batch_id (once: after
         that, inserted rows land on their batch's segment) and analyzes them for
@@ -28,7 +28,8 @@
         batches. GROUP BY gp_segment_id would not be: the planner redistributes
         on it, and two segments' rows can meet in one backend while another idles. -#}
     {%- if fraud_engine_kind() == 'greenplum' -%}
-        {%- set table = this.schema ~ '.' ~ this.identifier -%}
+        {%- set relation = relation or this -%}
+        {%- set table = relation.schema ~ '.' ~ relation.identifier -%}
         do $$
         begin
             if pg_get_table_distributedby('{{ table }}'::regclass) is distinct from 'DISTRIBUTED BY (batch_id)' then

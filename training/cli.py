@@ -47,6 +47,13 @@ def build_parser() -> argparse.ArgumentParser:
     ld.add_argument("--table", default="raw.credit_card")
     ld.add_argument("--append", action="store_true", help="add rows after the existing ones")
     ld.add_argument(
+        "--duplicates",
+        choices=("warn", "error"),
+        default="warn",
+        help="rows repeating an earlier row exactly: report them and load (the real Kaggle file has some), "
+        "or stop and load nothing",
+    )
+    ld.add_argument(
         "--distributed-by",
         metavar="COLUMN",
         help="Greenplum / Cloudberry: distribute the raw table by this column (default: DISTRIBUTED RANDOMLY)",
@@ -105,7 +112,14 @@ def main(argv: list[str] | None = None) -> int:
 
             started = time.perf_counter()
             with connection() as conn:
-                rows = load_csv(conn, args.csv, args.table, append=args.append, distributed_by=args.distributed_by)
+                rows = load_csv(
+                    conn,
+                    args.csv,
+                    args.table,
+                    append=args.append,
+                    distributed_by=args.distributed_by,
+                    duplicates=args.duplicates,
+                )
             verb = "appended" if args.append else "loaded"
             print(f"{verb} {rows:,} rows from {args.csv} into {args.table} in {time.perf_counter() - started:.1f} s")
         elif args.command == "register":

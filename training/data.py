@@ -68,10 +68,19 @@ def iter_kaggle_rows(path: Path | str) -> Iterator[tuple[int, list[float]]]:
     with handle:
         try:
             yield from _iter_rows(handle, path)
-        except UnicodeDecodeError as exc:
-            raise DataError(f"{path}: not UTF-8 text (byte {exc.start} of a read block)") from None
-        except csv.Error as exc:
-            raise DataError(f"{path}: malformed CSV: {exc}") from None
+        except UnicodeDecodeError:
+            raise DataError(f"{path}:{_first_non_utf8_line(path)}: not UTF-8 text") from None
+
+
+def _first_non_utf8_line(path: Path) -> str:
+    """The line number of the first line that is not UTF-8 (text-mode errors only give a block offset)."""
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                return f"{number}: byte {exc.start + 1} of the line"
+    return "?"
 
 
 def _iter_rows(handle: TextIO, path: Path) -> Iterator[tuple[int, list[float]]]:
@@ -91,7 +100,13 @@ def _iter_rows(handle: TextIO, path: Path) -> Iterator[tuple[int, list[float]]]:
             detail.append("columns out of order")
         raise DataError(f"{path}:1: header: {'; '.join(detail)}")
     rows = 0
-    for fields in reader:
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a field over csv's 131,072-character limit, or a stray quote
+            raise DataError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from None
         line = reader.line_num
         if len(fields) != len(COLUMNS):
             raise DataError(

@@ -8,10 +8,14 @@ previous table (and everything built on it) untouched.
 from __future__ import annotations
 
 import io
+import sys
+from array import array
 from pathlib import Path
 
+import numpy as np
+
 from training import FEATURES
-from training.data import iter_kaggle_rows
+from training.data import DataError, iter_kaggle_rows
 
 RAW_COLUMNS = ("transaction_id", "time", *(f.lower() for f in FEATURES), "amount", "class")
 
@@ -57,6 +61,9 @@ class _CopyStream(io.TextIOBase):
         self._next_id = first_id
         self._buffer = ""
         self.rows = 0
+        # a hash of every row's values, and its line: 12 bytes a row, to find duplicates at the end
+        self.hashes, self.lines = array("q"), array("l")
+        self.error: DataError | None = None  # psycopg2 reports it as a cancelled COPY: kept to re-raise
 
     def readable(self) -> bool:
         return True
@@ -64,7 +71,9 @@ class _CopyStream(io.TextIOBase):
     def read(self, size: int = -1) -> str:
         while size < 0 or len(self._buffer) < size:
             chunk = []
-            for _, values in self._rows:
+            for line, values in self._checked_rows():
+                self.hashes.append(hash(tuple(values)))
+                self.lines.append(line)
                 values[-1] = int(values[-1])
                 chunk.append("\t".join([str(self._next_id + self.rows), *map(repr, values)]))
                 self.rows += 1
@@ -80,6 +89,37 @@ class _CopyStream(io.TextIOBase):
 
     readline = read
 
+    def _checked_rows(self):
+        try:
+            yield from self._rows
+        except DataError as exc:
+            self.error = exc
+            raise
+
+
+def duplicate_lines(hashes: array, lines: array) -> list[tuple[int, int]]:
+    """(line, line it repeats) for every row whose values equal an earlier row's, in file order."""
+    h, n = np.frombuffer(hashes, dtype=np.int64), np.frombuffer(lines, dtype=np.int64)
+    order = np.lexsort((n, h))  # by hash, then line
+    h, n = h[order], n[order]
+    same = np.flatnonzero(h[1:] == h[:-1]) + 1
+    first_of_run = np.maximum.accumulate(np.where(np.r_[True, h[1:] != h[:-1]], np.arange(len(h)), 0))
+    return sorted((int(n[i]), int(n[first_of_run[i]])) for i in same)
+
+
+DUPLICATES = ("warn", "error")
+
+
+def _report_duplicates(path: Path, stream: _CopyStream, duplicates: str, warn) -> None:
+    found = duplicate_lines(stream.hashes, stream.lines)
+    if not found:
+        return
+    line, first = found[0]
+    where = f"{path}:{line}: this row repeats line {first} exactly ({len(found)} such rows in the file)"
+    if duplicates == "error":
+        raise DataError(f"{where}: nothing was loaded (duplicates='warn' loads them)")
+    warn(f"warning: {where}. The real Kaggle file has such rows too; each is loaded as its own transaction")
+
 
 def _split(table: str) -> tuple[str, str]:
     schema, _, name = table.rpartition(".")
@@ -87,13 +127,24 @@ def _split(table: str) -> tuple[str, str]:
 
 
 def load_csv(
-    conn, path: Path | str, table: str = "raw.credit_card", append: bool = False, distributed_by: str | None = None
+    conn,
+    path: Path | str,
+    table: str = "raw.credit_card",
+    append: bool = False,
+    distributed_by: str | None = None,
+    duplicates: str = "warn",
+    warn=lambda message: print(message, file=sys.stderr),
 ) -> int:
     """Load (or with append=True, add) the file's rows; returns the number of rows loaded.
 
     transaction_id is the row's position: 1..n for a fresh load, continuing after
     the largest existing id when appending, so ids are stable across reloads.
+    Rows that repeat an earlier row exactly are reported (file and lines); with
+    duplicates="error" they stop the load and nothing is loaded.
     """
+    if duplicates not in DUPLICATES:
+        raise ValueError(f"duplicates must be one of {DUPLICATES}, got {duplicates!r}")
+    import psycopg2
     from psycopg2 import sql
 
     schema, name = _split(table)
@@ -117,7 +168,13 @@ def load_csv(
             cur.execute(sql.SQL(ddl).format(loading))
             stream = _CopyStream(Path(path), first_id)
             cols = sql.SQL(", ").join(map(sql.Identifier, RAW_COLUMNS))
-            cur.copy_expert(sql.SQL("copy {} ({}) from stdin").format(loading, cols).as_string(cur), stream)
+            try:
+                cur.copy_expert(sql.SQL("copy {} ({}) from stdin").format(loading, cols).as_string(cur), stream)
+            except psycopg2.Error:
+                if stream.error is not None:  # the file's own error, not "COPY from stdin failed"
+                    raise stream.error from None
+                raise
+            _report_duplicates(Path(path), stream, duplicates, warn)  # an error here rolls the load back
             if append:
                 cur.execute(sql.SQL("insert into {} select * from {}").format(target, loading))
                 cur.execute(sql.SQL("drop table {}").format(loading))

@@ -459,6 +459,38 @@ def sql_array_text(values):
     return "{" + str(values.tolist())[1:-1] + "}"
 
 
+# Bytes a scored row holds at the peak of a call: the stack in PostgreSQL and its
+# Python copy (2 x 120), ids and features and their standardised copy (8 + 2 x
+# 112), the probabilities, the Python lists and the array text (~150).
+BYTES_PER_ROW_SCORING = 650
+
+
+def available_memory():
+    """MemAvailable of this host in bytes (Linux), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def check_stack_memory(n_rows, available):
+    """Refuse a stack whose scoring would take more than half the memory the host has free.
+
+    An out-of-memory kill of a backend restarts the whole PostgreSQL server;
+    a refused stack only fails the query, with what to change.
+    """
+    needed = n_rows * BYTES_PER_ROW_SCORING
+    if available is not None and needed > available // 2:
+        raise ScoringError(
+            "a stack of %d rows needs about %d MB to score, more than half of the %d MB this server has "
+            "available: lower var fraud_batch_rows" % (n_rows, needed >> 20, available >> 20)
+        )
+
+
 def score_stack(SD, stack, n_rows, model_h5, model_metadata, model_sha256, engine):
     """PL/Python entry point of score_stack_{engine}: {transaction_ids, probabilities} as array text.
 
@@ -471,6 +503,7 @@ def score_stack(SD, stack, n_rows, model_h5, model_metadata, model_sha256, engin
     """
     if stack is None or n_rows is None:
         raise ScoringError("a NULL stack or row count: stacks come from string_agg over at least one row")
+    check_stack_memory(n_rows, available_memory())
     if model_h5 is None or model_metadata is None or model_sha256 is None:
         raise ScoringError("no model: the selected model is not in the registry (deleted after dbt compiled the run?)")
     sha = hashlib.sha256(model_h5).hexdigest()

@@ -9,12 +9,16 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         pre_hook=[
+            "select pg_advisory_xact_lock(hashtext('{{ this }}'))",
             "set local enable_hashagg = off",
             "do $$ begin if exists (select from pg_settings where name = 'jit') then set local jit = off; end if; end $$",
         ],
     )
 }}
-{#- enable_hashagg = off keeps the sorted GroupAggregate, which finishes and
+{#- The advisory lock makes a second run on the same table wait for the first
+    to commit, then score only what is left (the primary key would otherwise
+    fail it on a duplicate transaction_id).
+    enable_hashagg = off keeps the sorted GroupAggregate, which finishes and
     scores one stack before building the next. On small tables the planner
     prefers a HashAggregate, which builds every stack before scoring any.
     jit = off: compiling this query's expressions cost 1.3 s at 2M rows and

@@ -36,9 +36,22 @@ def test_loader_errors_name_file_line_and_column(tmp_path, text, message):
     assert message in str(err.value)
 
 
-def test_loader_rejects_non_utf8(tmp_path):
+def test_loader_rejects_non_utf8_naming_the_line(tmp_path):
     path = write(tmp_path, (HEADER + "\n" + ROW + "\n").encode() + b"\xff\xfe,1\n")
-    with pytest.raises(DataError, match="not UTF-8"):
+    with pytest.raises(DataError, match=r"bad.csv:3: byte 1 of the line: not UTF-8"):
+        load_kaggle_csv(path)
+
+
+def test_a_huge_field_is_an_error_naming_the_line(tmp_path):
+    """csv refuses fields over 131,072 characters: say where, not just 'malformed'."""
+    path = write(tmp_path, HEADER + "\n" + ROW + "\n" + ROW + "\n" + ROW.replace("0.5", "1" * 200_000, 1) + "\n")
+    with pytest.raises(DataError, match=r"bad.csv:4: malformed CSV: field larger than field limit"):
+        load_kaggle_csv(path)
+
+
+def test_a_stray_quote_is_an_error_naming_the_line(tmp_path):
+    path = write(tmp_path, HEADER + "\n" + ROW + "\n" + '"0' + ROW[1:] + "\n")
+    with pytest.raises(DataError, match=r"bad.csv:3"):
         load_kaggle_csv(path)
 
 

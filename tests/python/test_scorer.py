@@ -8,7 +8,16 @@ import pytest
 
 from conftest import make_stack
 from scoring import build_udf
-from scoring.fraud_scorer import KerasModel, ScoringError, load_numpy_model, load_scorer, unpack_stack
+from scoring.fraud_scorer import (
+    KerasModel,
+    ScoringError,
+    check_stack_memory,
+    load_numpy_model,
+    load_scorer,
+    score_stack,
+    sql_array_text,
+    unpack_stack,
+)
 from training import artifacts
 
 FEATURES = [f"V{i}" for i in range(1, 29)]
@@ -71,10 +80,56 @@ def test_bytes_that_are_not_hdf5_are_refused(model, engine):
         load_scorer(b"root:x:0:0:root:/root:/bin/bash\n" * 10, meta, engine)
 
 
-def test_truncated_h5_is_refused(model):
+@pytest.mark.parametrize("isolate", [False, True])
+def test_truncated_h5_is_refused(model, isolate):
     h5, meta = model
     with pytest.raises(ScoringError, match="corrupt or truncated"):
-        load_scorer(h5[: len(h5) // 2], meta, "numpy")
+        load_scorer(h5[: len(h5) // 2], meta, "numpy", isolate=isolate)
+
+
+def test_the_model_read_in_a_child_process_is_the_same_model(model, tiny_data):
+    """In the database the .h5 is parsed by a child process: HDF5 is C, and the bytes are an argument."""
+    h5, _ = model
+    here, child = load_numpy_model(h5, 28), load_numpy_model(h5, 28, isolate=True)
+    assert np.array_equal(here.predict(tiny_data.X[:500]), child.predict(tiny_data.X[:500]))
+
+
+def test_a_crashing_model_reader_is_an_error_not_a_crash(model, monkeypatch):
+    import scoring.fraud_scorer as fs
+
+    h5, _ = model
+    monkeypatch.setattr(fs, "_H5_CHILD", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    with pytest.raises(ScoringError, match=r"model reader process was killed by signal 11 \(the database server is"):
+        load_numpy_model(h5, 28, isolate=True)
+
+
+def test_score_stack_returns_array_text_that_round_trips(model, stack):
+    h5, meta = model
+    ids, data = stack
+    import json
+
+    SD = {}
+    out = score_stack(SD, data, len(ids), h5, json.dumps(meta), meta["sha256"], "numpy")
+    got_ids = [int(v) for v in out["transaction_ids"].strip("{}").split(",")]
+    got_prob = np.array([float(v) for v in out["probabilities"].strip("{}").split(",")])
+    expected_ids, expected_prob = load_scorer(h5, meta, "numpy").score(data, len(ids))
+    assert got_ids == expected_ids.tolist()
+    assert np.array_equal(got_prob, expected_prob)  # repr round-trips: not a bit lost
+    assert sql_array_text(np.array([1.5e-07, 0.25])) == "{1.5e-07, 0.25}"
+    # the cache is keyed by the bytes' hash: other bytes with a lying sha256 are refused, not served stale
+    with pytest.raises(ScoringError, match="do not match their registered sha256"):
+        score_stack(SD, data, len(ids), h5 + b"\0", json.dumps(meta), meta["sha256"], "numpy")
+    with pytest.raises(ScoringError, match="not in the registry"):
+        score_stack(SD, data, len(ids), None, None, None, "numpy")
+    with pytest.raises(ScoringError, match="metadata is not valid JSON"):
+        score_stack({}, data, len(ids), h5, "{not json", meta["sha256"], "numpy")
+
+
+def test_a_stack_too_large_for_memory_is_refused_before_scoring():
+    check_stack_memory(100_000, 8 << 30)  # 100k rows with 8 GB free: fine
+    with pytest.raises(ScoringError, match=r"a stack of 1000000 rows needs about 619 MB .* lower var fraud_batch_rows"):
+        check_stack_memory(1_000_000, 1 << 30)
+    check_stack_memory(10**9, None)  # where memory cannot be read, nothing is refused
 
 
 def _save(model, tmp_path):

@@ -1,0 +1,185 @@
+"""The Greenplum / Cloudberry path, as far as it can be tested without a Greenplum server.
+
+The SQL it compiles to is checked for its key clauses (and for PostgreSQL-only
+clauses that must not leak into it, and the reverse); the segment probe's
+report is checked on made-up probe rows; the raw table's DDL per engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+
+import pytest
+from dbtdb import DbtProject, query
+
+from conftest import ROOT
+from training.loading import raw_table_ddl
+
+GREENPLUM = {"fraud_engine_dispatch": "greenplum"}
+
+
+def sql_clauses(sql: str) -> str:
+    """SQL without the PL/Python bodies and -- comments, lowercased: what the server parses as SQL."""
+    sql = re.sub(r"\$fraud_scorer\$.*?\$fraud_scorer\$", "$body$", sql, flags=re.S)
+    return re.sub(r"--[^\n]*", "", sql).lower()
+
+
+# ---- no database needed -------------------------------------------------------
+
+
+def test_greenplum_raw_table_is_append_optimized_compressed_and_randomly_distributed():
+    ddl = raw_table_ddl("raw.credit_card", "greenplum")
+    assert "appendonly=true" in ddl and "compresstype=zstd" in ddl
+    assert ddl.endswith("distributed randomly")
+    assert "primary key" not in ddl  # Greenplum wants the distribution key inside every unique key
+    assert raw_table_ddl("raw.credit_card", "greenplum", "transaction_id").endswith("distributed by (transaction_id)")
+
+
+def test_postgres_raw_table_has_a_key_and_no_greenplum_clauses():
+    ddl = raw_table_ddl("raw.credit_card")
+    assert "transaction_id bigint primary key" in ddl
+    assert "distributed" not in ddl and "appendonly" not in ddl
+
+
+@pytest.mark.parametrize(
+    "engine, column, message",
+    [("greenplum", "v1; drop table x", "cannot distribute by"), ("postgres", "transaction_id", "Greenplum")],
+)
+def test_raw_table_distribution_is_validated(engine, column, message):
+    with pytest.raises(ValueError, match=message):
+        raw_table_ddl("raw.credit_card", engine, column)
+
+
+# ---- compiled by dbt (the registry is read at compile time) ---------------------
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, model_dir):
+    from training.data import write_synthetic_csv
+    from training.db import connection
+    from training.loading import load_csv
+    from training.register import register
+
+    profiles = tmp_path_factory.mktemp("profiles")
+    shutil.copy(ROOT / "profiles.yml.example", profiles / "profiles.yml")
+    p = DbtProject(suffix=f"gp{os.getpid()}", profiles_dir=profiles)
+    data = write_synthetic_csv(tmp_path_factory.mktemp("data") / "tx.csv", 200, seed=5, fraud_rate=0.01)
+    with connection() as conn:
+        load_csv(conn, data, f"{p.raw_schema}.credit_card")
+    p.dbt("run-operation", "install_fraud_scoring")
+    with connection() as conn:
+        register(conn, model_dir, p.fraud_schema)
+    yield p
+    for schema in (p.schema, p.raw_schema, p.fraud_schema):
+        query(f"drop schema if exists {schema} cascade")
+
+
+def inline(project, jinja: str, **vars) -> str:
+    """What dbt compiles a piece of Jinja to, with the project's macros and vars."""
+    result = project.dbt("compile", "--inline", jinja, **vars)
+    return result.stdout.split("Compiled inline node is:", 1)[1]
+
+
+def compiled(project, name: str, **vars) -> str:
+    project.dbt("compile", "--select", name, **vars)
+    return next((ROOT / f"target/test_{project.suffix}/compiled").rglob(f"{name}.sql")).read_text()
+
+
+@pytest.mark.database
+def test_greenplum_install_ddl_replicates_the_registry_and_has_no_postgres_only_clauses(project):
+    ddl = sql_clauses(inline(project, "{{ fraud_scoring_ddl('fraud', 'greenplum') }}", **GREENPLUM))
+    assert ddl.count("distributed replicated") == 2  # models and installation: every segment reads them locally
+    assert "parallel" not in ddl  # Greenplum 6 (PostgreSQL 9.4) does not parse PARALLEL labels
+    assert "on conflict" not in ddl  # nor upserts
+    assert "language plpython3u" in ddl
+
+
+@pytest.mark.database
+def test_postgres_install_ddl_has_no_greenplum_clauses_and_labels_parallel_safety(project):
+    ddl = sql_clauses(inline(project, "{{ fraud_scoring_ddl('fraud', 'postgres') }}"))
+    assert "distributed" not in ddl and "gp_" not in ddl
+    numpy_fn = ddl[ddl.index("function fraud.score_stack_numpy") :].split("$body$")[0]
+    keras_fn = ddl[ddl.index("function fraud.score_stack_keras") :].split("$body$")[0]
+    assert "parallel safe" in numpy_fn
+    assert "parallel unsafe" in keras_fn  # TensorFlow in a parallel worker crashed the server
+
+
+@pytest.mark.database
+def test_greenplum_scoring_rows_are_distributed_by_batch_and_analyzed(project):
+    jinja = "{{ fraud_distribute_by_batch(api.Relation.create(schema='s', identifier='t')) }}"
+    hook = sql_clauses(inline(project, jinja, **GREENPLUM))
+    assert "pg_get_table_distributedby('s.t'::regclass)" in hook
+    assert "alter table s.t set distributed by (batch_id)" in hook
+    assert "analyze s.t" in hook
+    assert inline(project, jinja).strip() == ""  # PostgreSQL: no hook at all
+
+
+@pytest.mark.database
+def test_greenplum_scoring_groups_by_the_distribution_key_not_the_segment(project):
+    scores_sql = sql_clauses(compiled(project, "fraud_scores", **GREENPLUM))
+    assert re.search(r"group by batch_rows, batch_id\b", scores_sql)
+    assert "gp_segment_id" not in scores_sql  # grouping by it makes the planner redistribute
+    assert "score_stack_numpy(" in scores_sql
+    rows_sql = sql_clauses(compiled(project, "int_credit_card__scoring_rows", **GREENPLUM))
+    assert "transaction_id / 100000 as batch_id" in rows_sql
+
+
+@pytest.mark.database
+def test_the_jit_setting_is_guarded_for_engines_without_it(project):
+    project.dbt("compile", "--select", "fraud_scores", **GREENPLUM)
+    manifest = json.loads((ROOT / f"target/test_{project.suffix}/manifest.json").read_text())
+    node = next(n for n in manifest["nodes"].values() if n["name"] == "fraud_scores")
+    hooks = [h["sql"] for h in node["config"]["pre-hook"]]
+    assert not any(h.strip().startswith("set local jit") for h in hooks)  # Greenplum 6 has no jit
+    assert any("where name = 'jit'" in h for h in hooks)
+
+
+# ---- the segment probe -----------------------------------------------------------
+
+
+def probe(python="3.11.2", host="sdw1", **packages) -> str:
+    found = {"numpy": "2.4.6", "h5py": "3.14.0", "keras": "3.15.1", "tensorflow": "2.21.0", **packages}
+    return json.dumps({"python": python, "host": host, "packages": found})
+
+
+def check_segments(project, rows, engine="numpy"):
+    args = json.dumps({"probes": rows, "engine": engine})
+    return project.dbt("run-operation", "check_fraud_segments", "--args", args, check=False)
+
+
+@pytest.mark.database
+def test_the_probe_reports_every_segment_and_passes_when_all_have_the_packages(project):
+    result = check_segments(project, [[0, probe(host="sdw1")], [1, probe(host="sdw2")]])
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "segment 0 (sdw1): python 3.11.2, h5py 3.14.0, keras 3.15.1, numpy 2.4.6, tensorflow 2.21.0" in result.stdout
+    assert "segment 1 (sdw2)" in result.stdout
+
+
+@pytest.mark.database
+@pytest.mark.parametrize(
+    "rows, engine, message",
+    [
+        ([[0, probe()], [1, probe(h5py=None)]], "numpy", "segment 1: h5py is missing"),
+        ([[0, probe(tensorflow=None)]], "numpy", None),  # the numpy engine needs no TensorFlow
+        ([[0, probe(tensorflow=None)]], "keras", "segment 0: tensorflow is missing"),
+        ([[0, probe()], [1, "Traceback (most recent call last)"]], "numpy", "segment 1: unreadable probe output"),
+        ([[0, probe()], [1, probe(python="3.9.18")]], "numpy", "different Python versions: 3.11, 3.9"),
+        ([], "numpy", "the probe returned no rows"),
+    ],
+)
+def test_the_probe_names_the_segment_and_what_it_lacks(project, rows, engine, message):
+    result = check_segments(project, rows, engine)
+    if message is None:
+        assert result.returncode == 0, result.stdout[-2000:]
+    else:
+        assert result.returncode != 0
+        assert message in result.stdout
+
+
+@pytest.mark.database
+def test_the_probe_runs_on_this_server(project):
+    result = project.dbt("run-operation", "check_fraud_segments")
+    assert re.search(r"server \(.*\): python 3\.\d+\.\d+, h5py \S+, keras \S+, numpy \S+", result.stdout)
