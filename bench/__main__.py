@@ -24,11 +24,20 @@ from training.loading import load_csv
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results"
 DBT = str(ROOT / ".venv" / "bin" / "dbt")
-ALL_SERIES = ("native_2017", "native_well", "floor", "indb_numpy", "indb_keras", "recipe_2017")
+ALL_SERIES = (
+    "native_2017",
+    "native_well",
+    "floor",
+    "indb_numpy",
+    "indb_numpy_1backend",
+    "indb_keras",
+    "recipe_2017",
+)
 SERIES_LABELS = {
     "native_2017": "native, as in 2017 (pandas CSV, predict batch 32, CSV)",
     "native_well": "native, done well (binary COPY, predict batch 8192, COPY back)",
     "indb_numpy": "in-database, this project (numpy engine)",
+    "indb_numpy_1backend": "in-database, numpy engine, one backend (no parallel workers)",
     "indb_keras": "in-database, this project (keras engine)",
     "floor_keras": "floor: Keras predict on an in-memory array",
     "floor_numpy": "floor: NumPy forward pass on an in-memory array",
@@ -42,9 +51,7 @@ def log(msg: str) -> None:
 
 def prepare(rows: int) -> tuple[Path, str]:
     """The CSV (for series 1) and the raw table (for the rest), the same rows in both."""
-    csv = ROOT / "data" / f"bench_{rows}.csv"
-    if not csv.exists():
-        write_synthetic_csv(csv, rows)
+    csv = csv_for(rows)
     schema = f"bench_raw_{rows}"
     with connection() as conn:
         with conn.cursor() as cur:
@@ -58,6 +65,14 @@ def prepare(rows: int) -> tuple[Path, str]:
             log(f"loading {rows:,} rows into {schema}.credit_card")
             load_csv(conn, csv, f"{schema}.credit_card")
     return csv, schema
+
+
+def csv_for(rows: int) -> Path:
+    """The benchmark's CSV of that many rows (the same generator and seed: smaller files are prefixes)."""
+    csv = ROOT / "data" / f"bench_{rows}.csv"
+    if not csv.exists():
+        write_synthetic_csv(csv, rows)
+    return csv
 
 
 def run_series(name: str, rows: int, model_dir: Path, csv: Path, table: str) -> dict:
@@ -105,7 +120,7 @@ def _dbt(raw_schema: str, engine: str, *args: str, quiet_stdout: bool = False) -
 
 def compiled_scoring_sql(raw_schema: str, engine: str) -> tuple[list[str], str]:
     """Compile fraud_scores as a full refresh: (pre-hooks, select)."""
-    _dbt(raw_schema, engine, "run", "--select", "stg_raw__credit_card")
+    _dbt(raw_schema, engine, "run", "--select", "+int_credit_card__scoring_rows")
     _dbt(raw_schema, engine, "compile", "--select", "fraud_scores", "--full-refresh", quiet_stdout=True)
     manifest = json.loads((BENCH_TARGET / "manifest.json").read_text())
     node = next(n for n in manifest["nodes"].values() if n["name"] == "fraud_scores")
@@ -114,8 +129,9 @@ def compiled_scoring_sql(raw_schema: str, engine: str) -> tuple[list[str], str]:
     return [h["sql"] for h in node["config"]["pre-hook"] if "{{" not in h["sql"]], sql
 
 
-def in_database(rows: int, raw_schema: str, engine: str, compiled) -> dict:
-    """The scoring statement in a fresh backend (model load included): data in the database to scores in it."""
+def in_database(rows: int, raw_schema: str, engine: str, compiled, one_backend: bool = False) -> dict:
+    """The scoring statement in a fresh backend (model load included): data in the database to scores in
+    a table in it, committed (as series 2 commits its COPY). one_backend: no parallel workers."""
     hooks, sql = compiled
     conn = connect()
     try:
@@ -133,22 +149,28 @@ def in_database(rows: int, raw_schema: str, engine: str, compiled) -> dict:
             watcher = threading.Thread(target=watch, daemon=True)
             watcher.start()
             try:
+                cur.execute("drop table if exists bench_indb_scores")
+                conn.commit()
+                if one_backend:
+                    cur.execute("set max_parallel_workers_per_gather = 0")
                 started = time.perf_counter()
                 for hook in hooks:
                     cur.execute(hook)
-                cur.execute(f"create temp table bench_scores as {sql}")
-                cur.execute("select count(*) from bench_scores")
-                scored = cur.fetchone()[0]
+                cur.execute(f"create table bench_indb_scores as {sql}")
+                scored = cur.rowcount
+                conn.commit()
                 seconds = time.perf_counter() - started
             finally:  # a failed statement must not leave the watcher running (it kept the bench alive)
                 done.set()
                 watcher.join()
-        conn.rollback()
+            cur.execute("drop table bench_indb_scores")
+            conn.commit()
     finally:
         conn.close()
     if scored != rows:
         raise RuntimeError(f"scored {scored} rows, expected {rows}")
-    return {"series": f"indb_{engine}", "rows": rows, "seconds": seconds, "peak_rss_mb": round(peak[0] / 1024, 1)}
+    series = f"indb_{engine}" + ("_1backend" if one_backend else "")
+    return {"series": series, "rows": rows, "seconds": seconds, "peak_rss_mb": round(peak[0] / 1024, 1)}
 
 
 def dbt_wall(raw_schema: str, engine: str) -> float:
@@ -211,6 +233,9 @@ def main() -> None:
     parser.add_argument("--series", default=",".join(ALL_SERIES), help=f"a subset of {','.join(ALL_SERIES)}")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for bench.json and figure2.png")
     parser.add_argument("--replot", action="store_true", help="only redraw figure2.png from --out's bench.json")
+    parser.add_argument(
+        "--bisect", type=int, default=3, help="probes narrowing the largest size the 2017 recipe survives (0: none)"
+    )
     args = parser.parse_args()
     if args.replot:
         report = json.loads((args.out / "bench.json").read_text())
@@ -229,8 +254,9 @@ def main() -> None:
             samples = []
             for i in range(args.repeats):
                 if series.startswith("indb_"):
-                    engine = series[5:]
-                    samples.append(in_database(rows, schema, engine, compiled[engine]))
+                    engine = series.split("_")[1]
+                    one_backend = series.endswith("_1backend")
+                    samples.append(in_database(rows, schema, engine, compiled[engine], one_backend))
                 else:
                     samples.append(run_series(series, rows, args.model_dir, csv, table))
                 log(f"{rows:>9,} {series:<12} run {i + 1}: {samples[-1]['seconds']:.2f} s")
@@ -248,7 +274,6 @@ def main() -> None:
                 dbt_seconds[f"{rows}_{engine}"] = round(dbt_wall(schema, engine), 2)
     recipe = []
     if "recipe_2017" in chosen:
-        csv_for = lambda rows: ROOT / "data" / f"bench_{rows}.csv"  # noqa: E731
         recipe = recipe2017.run(sizes, args.repeats, csv_for, args.model_dir, log)
     for r in recipe:
         if r["samples_s"]:
@@ -261,6 +286,28 @@ def main() -> None:
                 )
             )
     crashes = [r for r in recipe if r["crash"]]
+    probes = []
+    survived_sizes = [r["rows"] for r in recipe if r["samples_s"] and not r["crash"]]
+    if crashes and survived_sizes and args.bisect:
+        probes = recipe2017.bisect(max(survived_sizes), crashes[0]["rows"], args.bisect, csv_for, args.model_dir, log)
+        crashes += [p for p in probes if p["crash"]]
+        largest = max([*survived_sizes, *(p["rows"] for p in probes if not p["crash"])])
+        if largest not in survived_sizes:  # measure both sides of the 20x goal at that size
+            for p in probes:
+                if p["rows"] == largest:
+                    results.append(
+                        summarise(
+                            [
+                                {"series": "recipe_2017", "rows": largest, "seconds": s, "peak_rss_mb": None}
+                                for s in p["samples_s"]
+                            ]
+                        )
+                    )
+            csv, schema = prepare(largest)
+            numpy_sql = compiled_scoring_sql(schema, "numpy")
+            samples = [in_database(largest, schema, "numpy", numpy_sql) for _ in range(args.repeats)]
+            results.append(summarise(samples))
+            log(f"{largest:>9,} indb_numpy   median {results[-1]['median_s']:.2f} s")
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     report = {
@@ -270,13 +317,16 @@ def main() -> None:
         "results": results,
         "dbt_run_wall_s": dbt_seconds,
         "recipe_2017_crashes": crashes,
+        "recipe_2017_bisect": [
+            {"rows": p["rows"], "survived": not p["crash"], "seconds": p["samples_s"][:1]} for p in probes
+        ],
     }
     (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
     plot(results, out / "figure2.png", crashes)
-    print(f"{'rows':>10} {'series':<14} {'median s':>9} {'min-max s':>13} {'rows/s':>10} {'peak MB':>8}")
+    print(f"{'rows':>10} {'series':<20} {'median s':>9} {'min-max s':>13} {'rows/s':>10} {'peak MB':>8}")
     for r in results:
         print(
-            f"{r['rows']:>10,} {r['series']:<14} {r['median_s']:>9.2f} {r['min_s']:>6.2f}-{r['max_s']:<6.2f} "
+            f"{r['rows']:>10,} {r['series']:<20} {r['median_s']:>9.2f} {r['min_s']:>6.2f}-{r['max_s']:<6.2f} "
             f"{r['rows_per_s']:>10,.0f} {'n/a' if r['peak_rss_mb'] is None else round(r['peak_rss_mb']):>8}"
         )
     by = {(r["rows"], r["series"]): r["median_s"] for r in results}
@@ -290,6 +340,11 @@ def main() -> None:
             f"{numpy_s / by[(rows, 'floor_numpy')]:.2f}x; in-db keras / keras floor = "
             f"{keras_s / by[(rows, 'floor_keras')]:.2f}x"
         )
+    for p in probes:
+        print(f"2017 recipe bisection: {p['rows']:,} rows {'crashed' if p['crash'] else 'survived'}")
+    for rows in [n for n in sizes if (n, "indb_numpy") in by and (n, "indb_numpy_1backend") in by]:
+        one, par = by[(rows, "indb_numpy_1backend")], by[(rows, "indb_numpy")]
+        print(f"{rows:>10,}: parallel workers allowed vs one backend (numpy) = {one / par:.2f}x")
     survived = [r["rows"] for r in results if r["series"] == "recipe_2017"]
     if survived:
         rows = max(survived)

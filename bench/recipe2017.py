@@ -107,3 +107,17 @@ def run(sizes: list[int], repeats: int, csv_for, model_dir: Path, log) -> list[d
     finally:
         _db("stop")
     return records
+
+
+def bisect(survived: int, crashed: int, steps: int, csv_for, model_dir: Path, log) -> list[dict]:
+    """Narrow down the largest size the recipe survives, one run per probe (a crash decides at once)."""
+    probes = []
+    for _ in range(steps):
+        rows = (survived + crashed) // 2
+        record = run([rows], 1, csv_for, model_dir, log)[0]
+        probes.append(record)
+        if record["crash"]:
+            crashed = rows
+        else:
+            survived = rows
+    return probes
