@@ -57,7 +57,9 @@ class _CopyStream(io.TextIOBase):
     """A file-like object COPY reads from: rows are validated and formatted lazily."""
 
     def __init__(self, path: Path, first_id: int):
-        self._rows = iter_kaggle_rows(path)
+        # one generator for the whole file: read() stops mid-file, and a generator made
+        # per read() would close the file's iterator when dropped (only 5,000 rows loaded)
+        self._rows = self._checked(iter_kaggle_rows(path))
         self._next_id = first_id
         self._buffer = ""
         self.rows = 0
@@ -71,7 +73,7 @@ class _CopyStream(io.TextIOBase):
     def read(self, size: int = -1) -> str:
         while size < 0 or len(self._buffer) < size:
             chunk = []
-            for line, values in self._checked_rows():
+            for line, values in self._rows:
                 self.hashes.append(hash(tuple(values)))
                 self.lines.append(line)
                 values[-1] = int(values[-1])
@@ -89,9 +91,9 @@ class _CopyStream(io.TextIOBase):
 
     readline = read
 
-    def _checked_rows(self):
+    def _checked(self, rows):
         try:
-            yield from self._rows
+            yield from rows
         except DataError as exc:
             self.error = exc
             raise

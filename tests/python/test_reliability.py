@@ -172,3 +172,13 @@ def test_scoring_everything_twice_gives_identical_scores(project):
     second = scores(project)
     assert {i: v[:3] for i, v in first.items()} == {i: v[:3] for i, v in second.items()}
     assert all(second[i][3] > first[i][3] for i in first)  # rewritten, not left alone
+
+
+def test_a_file_larger_than_one_copy_chunk_loads_every_row(project, tmp_path):
+    """COPY reads the file in chunks of 5,000 rows: every chunk must arrive (a regression loaded only the first)."""
+    table = f"{project.raw_schema}.big"
+    path = write_synthetic_csv(tmp_path / "big.csv", 12_345, seed=8)
+    with connection() as conn:
+        assert load_csv(conn, path, table) == 12_345
+    assert query(f"select count(*), min(transaction_id), max(transaction_id) from {table}") == [(12_345, 1, 12_345)]
+    query(f"drop table {table}")

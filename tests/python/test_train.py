@@ -122,3 +122,14 @@ def test_saved_model_round_trips(model_dir, tiny_data):
     # the model learned something: frauds score higher than legitimate rows on average
     y = tiny_data.y[:2000]
     assert keras_prob[y == 1].mean() > keras_prob[y == 0].mean()
+
+
+def test_training_twice_with_the_same_seed_gives_the_same_model(model_dir, tiny_data, tmp_path):
+    """Idempotent end to end: the same data and seed train a byte-identical .h5, hence the same
+    version and the same scores (test_database: another seed gives another version)."""
+    from conftest import TINY, _train
+
+    again = _train(tmp_path / "again", tiny_data, TINY)
+    first, second = artifacts.load_metadata(model_dir), artifacts.load_metadata(again)
+    assert second["model_version"] == first["model_version"]
+    assert (again / artifacts.MODEL_FILE).read_bytes() == (model_dir / artifacts.MODEL_FILE).read_bytes()
