@@ -225,6 +225,31 @@ def plot(results: list[dict], path: Path, crashes: list[dict] = ()) -> None:
     plt.close(fig)
 
 
+def markdown_table(report: dict) -> str:
+    """The README's table: median (min-max) seconds per size and series, and peak MB at the largest size."""
+    columns = ["native_2017", "native_well", "indb_numpy", "indb_numpy_1backend", "indb_keras"]
+    columns += ["floor_numpy", "floor_keras", "recipe_2017"]
+    by = {(r["rows"], r["series"]): r for r in report["results"]}
+    crashed = {c["rows"] for c in report["recipe_2017_crashes"]}
+    sizes = sorted({r["rows"] for r in report["results"]} | crashed)
+    lines = ["| rows | " + " | ".join(columns) + " |", "|---:|" + "---:|" * len(columns)]
+    for rows in sizes:
+        cells = []
+        for c in columns:
+            r = by.get((rows, c))
+            if r is None:
+                cells.append("crashed the server" if c == "recipe_2017" and rows in crashed else "")
+            elif c.startswith("floor"):
+                cells.append(f"{r['median_s']:.2f}")
+            else:
+                cells.append(f"{r['median_s']:.2f} ({r['min_s']:.2f}–{r['max_s']:.2f})")
+        lines.append(f"| {rows:,} | " + " | ".join(cells) + " |")
+    largest = max(r["rows"] for r in report["results"])
+    peaks = [by.get((largest, c), {}).get("peak_rss_mb") for c in columns]
+    lines.append(f"| peak MB at {largest:,} | " + " | ".join("" if p is None else f"{p:,.0f}" for p in peaks) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="250000,500000,1000000,2000000")
@@ -233,6 +258,7 @@ def main() -> None:
     parser.add_argument("--series", default=",".join(ALL_SERIES), help=f"a subset of {','.join(ALL_SERIES)}")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for bench.json and figure2.png")
     parser.add_argument("--replot", action="store_true", help="only redraw figure2.png from --out's bench.json")
+    parser.add_argument("--markdown", action="store_true", help="only print --out's bench.json as a README table")
     parser.add_argument(
         "--bisect", type=int, default=3, help="probes narrowing the largest size the 2017 recipe survives (0: none)"
     )
@@ -240,6 +266,9 @@ def main() -> None:
     if args.replot:
         report = json.loads((args.out / "bench.json").read_text())
         plot(report["results"], args.out / "figure2.png", report["recipe_2017_crashes"])
+        return
+    if args.markdown:
+        print(markdown_table(json.loads((args.out / "bench.json").read_text())))
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     chosen = args.series.split(",")
