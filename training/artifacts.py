@@ -44,7 +44,9 @@ def save(result: CVResult, data_description: dict, out_dir: Path | str, elapsed_
     model_path = out / MODEL_FILE
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras 3 warns that .h5 is its legacy format: we want it.
-        best.model.save(model_path)
+        # No optimizer state: scoring never needs it, and its variable names are
+        # numbered per process (rm_sprop_1...), which made the same weights a new version.
+        best.model.save(model_path, include_optimizer=False)
     sha = sha256_file(model_path)
     metadata = {
         "model_name": MODEL_NAME,

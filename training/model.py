@@ -13,11 +13,13 @@ EXPECTED_PARAMS = (7_424, 32_896, 8_256, 2_080, 0, 33)
 def build_model(cfg: TrainConfig):
     import keras
 
+    # Named layers: Keras numbers unnamed ones per process (dense_5 for a second model),
+    # and the names are in the .h5, so unnamed layers made the same weights a new version.
     layers = [keras.Input(shape=(len(FEATURES),), name="features")]
-    layers += [keras.layers.Dense(u, activation="sigmoid") for u in HIDDEN_UNITS]
+    layers += [keras.layers.Dense(u, activation="sigmoid", name=f"hidden_{u}") for u in HIDDEN_UNITS]
     layers += [
-        keras.layers.Dropout(cfg.dropout_rate, seed=cfg.seed),
-        keras.layers.Dense(1, activation="sigmoid"),
+        keras.layers.Dropout(cfg.dropout_rate, seed=cfg.seed, name="dropout"),
+        keras.layers.Dense(1, activation="sigmoid", name="fraud_probability"),
     ]
     model = keras.Sequential(layers, name="fraud_mlp")
     model.compile(
