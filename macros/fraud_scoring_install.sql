@@ -146,30 +146,16 @@ $fraud_scorer$;
 
 -- a model file (var fraud_model_path), read only inside the directory a
 -- superuser allowed (var fraud_model_dir at install)
-create or replace function {{ schema }}.read_model_file(path text)
-returns table (model_h5 bytea, metadata text, sha256 text)
-language plpython3u
-stable strict{{ '' if greenplum else ' parallel unsafe' }}
-as $fraud_scorer$
-{{ _fraud_scorer_py() }}
-try:
-    return read_model_file_in_database(plpy, SD, '{{ schema }}', path)
-except ScoringError as exc:
-    plpy.error('fraud scoring: %s' % exc)
-$fraud_scorer$;
+{{ _fraud_model_file_function(
+    schema, 'read_model_file', 'table (model_h5 bytea, metadata text, sha256 text)',
+    'read_model_file_in_database', greenplum
+) }}
 
 -- what dbt needs to know, at compile time, of a model file (var fraud_model_path)
-create or replace function {{ schema }}.model_file_info(path text)
-returns table (model_version text, sha256 text, threshold float8)
-language plpython3u
-stable strict{{ '' if greenplum else ' parallel unsafe' }}
-as $fraud_scorer$
-{{ _fraud_scorer_py() }}
-try:
-    return model_file_info(plpy, SD, '{{ schema }}', path)
-except ScoringError as exc:
-    plpy.error('fraud scoring: %s' % exc)
-$fraud_scorer$;
+{{ _fraud_model_file_function(
+    schema, 'model_file_info', 'table (model_version text, sha256 text, threshold float8)',
+    'model_file_info', greenplum
+) }}
 
 -- this host's Python and package versions (run on every segment by check_fraud_segments)
 create or replace function {{ schema }}.probe_packages()
@@ -179,6 +165,20 @@ volatile{{ '' if greenplum else ' parallel unsafe' }}
 as $fraud_scorer$
 {{ _fraud_scorer_py() }}
 return probe_packages()
+$fraud_scorer$;
+{%- endmacro %}
+
+{% macro _fraud_model_file_function(schema, name, returns, entry, greenplum) -%}
+create or replace function {{ schema }}.{{ name }}(path text)
+returns {{ returns }}
+language plpython3u
+stable strict{{ '' if greenplum else ' parallel unsafe' }}
+as $fraud_scorer$
+{{ _fraud_scorer_py() }}
+try:
+    return {{ entry }}(plpy, SD, '{{ schema }}', path)
+except ScoringError as exc:
+    plpy.error('fraud scoring: %s' % exc)
 $fraud_scorer$;
 {%- endmacro %}
 

@@ -80,3 +80,30 @@ def query(sql: str, params=None, user: str = "postgres"):
             return cur.fetchall() if cur.description else None
     finally:
         conn.close()
+
+
+def setup_project(tmp_path_factory, model_dir: Path, suffix: str, rows: int, seed: int) -> DbtProject:
+    """A fresh copy of the project's schemas: `rows` synthetic transactions loaded into raw,
+    the scoring functions installed, the model in `model_dir` registered (as version_a)."""
+    import shutil
+
+    from training.data import write_synthetic_csv
+    from training.db import connection
+    from training.loading import load_csv
+    from training.register import register
+
+    profiles = tmp_path_factory.mktemp("profiles")
+    shutil.copy(ROOT / "profiles.yml.example", profiles / "profiles.yml")
+    p = DbtProject(suffix=suffix, profiles_dir=profiles)
+    data = write_synthetic_csv(tmp_path_factory.mktemp("data") / "tx.csv", rows, seed=seed, fraud_rate=0.01)
+    with connection() as conn:
+        assert load_csv(conn, data, f"{p.raw_schema}.credit_card") == rows
+    p.dbt("run-operation", "install_fraud_scoring")
+    with connection() as conn:
+        p.version_a = register(conn, model_dir, p.fraud_schema)[0]
+    return p
+
+
+def drop_project(p: DbtProject, *more_schemas: str) -> None:
+    for schema in (p.schema, p.raw_schema, p.fraud_schema, *more_schemas):
+        query(f"drop schema if exists {schema} cascade")

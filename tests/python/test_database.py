@@ -13,7 +13,7 @@ import shutil
 
 import numpy as np
 import pytest
-from dbtdb import DbtProject, query
+from dbtdb import DbtProject, drop_project, query, setup_project
 
 from conftest import ROOT, make_stack
 from scoring.fraud_scorer import load_scorer
@@ -30,18 +30,9 @@ MODEL_COLUMNS = ("model_h5", "metadata::text", "sha256")
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, model_dir, server_watch):
-    profiles = tmp_path_factory.mktemp("profiles")
-    shutil.copy(ROOT / "profiles.yml.example", profiles / "profiles.yml")
-    p = DbtProject(suffix=str(os.getpid()), profiles_dir=profiles)
-    data = write_synthetic_csv(tmp_path_factory.mktemp("data") / "tx.csv", 3000, seed=99, fraud_rate=0.01)
-    with connection() as conn:
-        assert load_csv(conn, data, f"{p.raw_schema}.credit_card") == 3000
-    p.dbt("run-operation", "install_fraud_scoring")
-    with connection() as conn:
-        p.version_a = register(conn, model_dir, p.fraud_schema)[0]
+    p = setup_project(tmp_path_factory, model_dir, str(os.getpid()), rows=3000, seed=99)
     yield p
-    for schema in (p.schema, p.schema + "_analyst", p.raw_schema, p.fraud_schema):
-        query(f"drop schema if exists {schema} cascade")
+    drop_project(p, p.schema + "_analyst")
     query(f"drop role if exists {p.analyst}")
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 
 import pytest
-from dbtdb import DbtProject, query
+from dbtdb import drop_project, setup_project
 
 from conftest import ROOT
 from training.loading import raw_table_ddl
@@ -58,23 +57,9 @@ def test_raw_table_distribution_is_validated(engine, column, message):
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, model_dir):
-    from training.data import write_synthetic_csv
-    from training.db import connection
-    from training.loading import load_csv
-    from training.register import register
-
-    profiles = tmp_path_factory.mktemp("profiles")
-    shutil.copy(ROOT / "profiles.yml.example", profiles / "profiles.yml")
-    p = DbtProject(suffix=f"gp{os.getpid()}", profiles_dir=profiles)
-    data = write_synthetic_csv(tmp_path_factory.mktemp("data") / "tx.csv", 200, seed=5, fraud_rate=0.01)
-    with connection() as conn:
-        load_csv(conn, data, f"{p.raw_schema}.credit_card")
-    p.dbt("run-operation", "install_fraud_scoring")
-    with connection() as conn:
-        register(conn, model_dir, p.fraud_schema)
+    p = setup_project(tmp_path_factory, model_dir, f"gp{os.getpid()}", rows=200, seed=5)
     yield p
-    for schema in (p.schema, p.raw_schema, p.fraud_schema):
-        query(f"drop schema if exists {schema} cascade")
+    drop_project(p)
 
 
 def inline(project, jinja: str, **vars) -> str:

@@ -9,19 +9,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
 
 import pytest
-from dbtdb import DBT, DbtProject, query
+from dbtdb import DBT, DbtProject, drop_project, query, setup_project
 
 from conftest import ROOT
 from training.data import DataError, write_synthetic_csv
 from training.db import connection
 from training.loading import load_csv
-from training.register import register
 
 pytestmark = pytest.mark.database
 HEADER = '"Time",' + ",".join(f'"V{i}"' for i in range(1, 29)) + ',"Amount","Class"'
@@ -31,19 +29,10 @@ SLOW = {"fraud_batch_rows": 1}  # one stack per row: a run that lasts long enoug
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, model_dir, server_watch):
-    profiles = tmp_path_factory.mktemp("profiles")
-    shutil.copy(ROOT / "profiles.yml.example", profiles / "profiles.yml")
-    p = DbtProject(suffix=f"rel{os.getpid()}", profiles_dir=profiles)
-    data = write_synthetic_csv(tmp_path_factory.mktemp("data") / "tx.csv", 3000, seed=3, fraud_rate=0.01)
-    with connection() as conn:
-        load_csv(conn, data, f"{p.raw_schema}.credit_card")
-    p.dbt("run-operation", "install_fraud_scoring")
-    with connection() as conn:
-        register(conn, model_dir, p.fraud_schema)
+    p = setup_project(tmp_path_factory, model_dir, f"rel{os.getpid()}", rows=3000, seed=3)
     p.dbt("run")
     yield p
-    for schema in (p.schema, p.raw_schema, p.fraud_schema):
-        query(f"drop schema if exists {schema} cascade")
+    drop_project(p)
 
 
 def scores(p: DbtProject) -> dict:
