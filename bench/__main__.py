@@ -125,7 +125,8 @@ def compiled_scoring_sql(raw_schema: str, engine: str) -> tuple[list[str], str]:
     manifest = json.loads((BENCH_TARGET / "manifest.json").read_text())
     node = next(n for n in manifest["nodes"].values() if n["name"] == "fraud_scores")
     sql = next((BENCH_TARGET / "compiled").rglob("fraud_scores.sql")).read_text()
-    # the manifest keeps hooks unrendered; the templated one is the Greenplum staging hook, empty on PostgreSQL
+    # the manifest keeps hooks unrendered; the templated one, the advisory lock on {{ this }},
+    # only orders concurrent dbt runs
     return [h["sql"] for h in node["config"]["pre-hook"] if "{{" not in h["sql"]], sql
 
 

@@ -128,7 +128,7 @@
     {%- if model.ref.startswith('file:') -%}
         {%- set source = schema ~ '.read_model_file(' ~ fraud_quote_literal(model.ref[5:]) ~ ') as m' -%}
     {%- else -%}
-        {%- set source = schema ~ '.models as m where m.model_version = ' ~ fraud_quote_literal(model.ref) -%}
+        {%- set source = fraud_registry() ~ ' as m where m.model_version = ' ~ fraud_quote_literal(model.ref) -%}
     {%- endif -%}
     (select m.model_h5 from {{ source }}),
     (select m.metadata::text from {{ source }}),

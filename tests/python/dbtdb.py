@@ -44,9 +44,8 @@ class DbtProject:
     def vars(self, **more) -> dict:
         return {"raw_schema": self.raw_schema, "fraud_schema": self.fraud_schema, **self.extra_vars, **more}
 
-    def dbt(
-        self, *args: str, check: bool = True, user: str | None = None, schema_suffix: str = "", **vars
-    ) -> subprocess.CompletedProcess:
+    def command(self, *args: str, user: str | None = None, schema_suffix: str = "", **vars):
+        """(argv, environment) of a dbt command on this copy of the project."""
         env = {
             **os.environ,
             "FRAUD_DBT_SCHEMA": self.schema + schema_suffix,
@@ -66,10 +65,28 @@ class DbtProject:
             "--log-path",
             f"logs/test_{self.suffix}",
         ]
+        return cmd, env
+
+    def dbt(self, *args: str, check: bool = True, **options) -> subprocess.CompletedProcess:
+        cmd, env = self.command(*args, **options)
         result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
         if check and result.returncode:
             pytest.fail(f"dbt {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}")
         return result
+
+    def start(self, *args: str, **options) -> subprocess.Popen:
+        """A dbt command left running (stdout and stderr together), to interrupt or run beside another."""
+        cmd, env = self.command(*args, **options)
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def compile_model(self, name: str, *flags: str, **vars) -> tuple[list[str], str]:
+        """A model as dbt compiles it: (its pre-hooks as written, unrendered; its compiled SQL)."""
+        self.dbt("compile", "--select", name, *flags, **vars)
+        target = ROOT / f"target/test_{self.suffix}"
+        compiled = next((target / "compiled").rglob(f"{name}.sql")).read_text()
+        manifest = json.loads((target / "manifest.json").read_text())
+        node = next(n for n in manifest["nodes"].values() if n["name"] == name)
+        return [h["sql"] for h in node["config"]["pre-hook"]], compiled
 
 
 def query(sql: str, params=None, user: str = "postgres"):

@@ -253,14 +253,11 @@ def test_a_model_replaced_under_its_version_is_never_scored_stale(project, other
 
 
 def _compiled_fraud_scores(project, *flags: str, **vars) -> tuple[list[str], str]:
-    """fraud_scores as dbt compiles it: (its pre-hooks, its select)."""
-    project.dbt("compile", "--select", "fraud_scores", *flags, **vars)
-    target = ROOT / f"target/test_{project.suffix}"
-    compiled = next((target / "compiled").rglob("fraud_scores.sql")).read_text()
-    manifest = json.loads((target / "manifest.json").read_text())
-    node = next(n for n in manifest["nodes"].values() if n["name"] == "fraud_scores")
-    # the manifest keeps hooks unrendered; the templated one is the Greenplum staging hook, empty on PostgreSQL
-    return [h["sql"] for h in node["config"]["pre-hook"] if "{{" not in h["sql"]], compiled
+    """fraud_scores as dbt compiles it: (the pre-hooks a statement outside dbt needs, its select).
+
+    The templated hook, the advisory lock on {{ this }}, only orders concurrent dbt runs."""
+    hooks, compiled = project.compile_model("fraud_scores", *flags, **vars)
+    return [h for h in hooks if "{{" not in h], compiled
 
 
 def _in_rolled_back_transaction(statements: list[str]):

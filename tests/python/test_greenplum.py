@@ -14,7 +14,6 @@ import re
 import pytest
 from dbtdb import drop_project, setup_project
 
-from conftest import ROOT
 from training.loading import raw_table_ddl
 
 GREENPLUM = {"fraud_engine_dispatch": "greenplum"}
@@ -69,8 +68,7 @@ def inline(project, jinja: str, **vars) -> str:
 
 
 def compiled(project, name: str, **vars) -> str:
-    project.dbt("compile", "--select", name, **vars)
-    return next((ROOT / f"target/test_{project.suffix}/compiled").rglob(f"{name}.sql")).read_text()
+    return project.compile_model(name, **vars)[1]
 
 
 @pytest.mark.database
@@ -114,10 +112,7 @@ def test_greenplum_scoring_groups_by_the_distribution_key_not_the_segment(projec
 
 @pytest.mark.database
 def test_the_jit_setting_is_guarded_for_engines_without_it(project):
-    project.dbt("compile", "--select", "fraud_scores", **GREENPLUM)
-    manifest = json.loads((ROOT / f"target/test_{project.suffix}/manifest.json").read_text())
-    node = next(n for n in manifest["nodes"].values() if n["name"] == "fraud_scores")
-    hooks = [h["sql"] for h in node["config"]["pre-hook"]]
+    hooks = project.compile_model("fraud_scores", **GREENPLUM)[0]
     assert not any(h.strip().startswith("set local jit") for h in hooks)  # Greenplum 6 has no jit
     assert any("where name = 'jit'" in h for h in hooks)
 

@@ -6,17 +6,14 @@ terminated process in its log) runs last, in test_zz_server_survived.py.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
-import subprocess
 import time
 
 import pytest
-from dbtdb import DBT, DbtProject, drop_project, query, setup_project
+from dbtdb import DbtProject, drop_project, query, setup_project
 
-from conftest import ROOT
 from training.data import DataError, write_synthetic_csv
 from training.db import connection
 from training.loading import load_csv
@@ -88,13 +85,6 @@ def test_duplicated_rows_are_reported_with_their_lines_or_refused(project, tmp_p
 # ---- interrupted and concurrent runs ---------------------------------------------------
 
 
-def _start_dbt(project: DbtProject, *args: str, **vars) -> subprocess.Popen:
-    env = {**os.environ, "FRAUD_DBT_SCHEMA": project.schema, "DO_NOT_TRACK": "1"}
-    cmd = [DBT, *args, "--vars", json.dumps(project.vars(**vars))]
-    cmd += ["--profiles-dir", str(project.profiles_dir), "--target-path", f"target/test_{project.suffix}"]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 def _scoring_backend(project: DbtProject, timeout: float = 60.0) -> int:
     """The pid of the backend running this project's scoring query (a full refresh's insert), once it runs.
 
@@ -124,7 +114,7 @@ def _wait_gone(pid: int, timeout: float = 120.0) -> None:
 def test_an_interrupted_run_leaves_scores_as_they_were_and_the_next_run_completes(project, how):
     before = scores(project)
     models = ("int_credit_card__scoring_rows", "fraud_scores")
-    run = _start_dbt(project, "run", "--select", *models, "--full-refresh", **SLOW)
+    run = project.start("run", "--select", *models, "--full-refresh", **SLOW)
     pid = _scoring_backend(project)
     time.sleep(0.5)  # well inside the scoring, some stacks done
     if how == "kill-client":
@@ -145,7 +135,7 @@ def test_two_runs_at_once_neither_duplicate_nor_lose_scores(project, tmp_path):
     extra = write_synthetic_csv(tmp_path / "more.csv", 300, seed=4, fraud_rate=0.01)
     with connection() as conn:
         load_csv(conn, extra, f"{project.raw_schema}.credit_card", append=True)
-    runs = [_start_dbt(project, "run", "--select", "fraud_scores", **SLOW) for _ in range(2)]
+    runs = [project.start("run", "--select", "fraud_scores", **SLOW) for _ in range(2)]
     outputs = [r.communicate(timeout=300)[0] for r in runs]
     assert [r.returncode for r in runs] == [0, 0], outputs
     inserted = sorted(int(re.search(r"INSERT 0 (\d+)", o).group(1)) for o in outputs)
