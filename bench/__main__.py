@@ -1,6 +1,15 @@
-"""make bench: every series on the same rows, repeated; table, JSON and a PNG like the 2017 Figure 2.
+"""make bench: what users run, engine against the same engine, on the same rows; table, JSON and figure.
 
-python -m bench [--sizes 250000,500000,1000000,2000000] [--repeats 3] [--model-dir artifacts/demo]
+python -m bench [--sizes 250000,500000,1000000,2000000] [--large 8000000] [--repeats 3]
+                [--arrival 2000000,8000000] [--model-dir artifacts/demo] [--series ...] [--out DIR]
+
+Scenarios:
+  rescore   a new model version: every transaction scored again. `dbt run --select fraud_scores
+            --full-refresh` (whole process) against a native script of the same engine (whole process),
+            from the same raw table to a scores table of the same shape; also the scoring statement
+            alone, the 2017 native path and the 2017 recipe, and the forward pass alone (the floor).
+  arrival   1% and 10% new transactions appended to a scored table, then `dbt run` (every model),
+            against the native script scoring only unscored ids (an anti-join) and appending them.
 """
 
 from __future__ import annotations
@@ -9,383 +18,232 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from bench import recipe2017
+from bench import indb, recipe2017, report
 from training.data import write_synthetic_csv
-from training.db import connect, connection
+from training.db import connection
 from training.loading import load_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results"
-DBT = str(ROOT / ".venv" / "bin" / "dbt")
-ALL_SERIES = (
-    "native_2017",
-    "native_well",
+ENGINES = ("numpy", "keras")
+RESCORE_SERIES = (
+    *(f"{kind}_{engine}" for kind in ("dbt", "native", "statement") for engine in ENGINES),
     "floor",
-    "indb_numpy",
-    "indb_numpy_1backend",
-    "indb_keras",
+    "native_2017",
     "recipe_2017",
 )
-SERIES_LABELS = {
-    "native_2017": "native, as in 2017 (pandas CSV, predict batch 32, CSV)",
-    "native_well": "native, done well (binary COPY, predict batch 8192, COPY back)",
-    "indb_numpy": "in-database, this project (numpy engine)",
-    "indb_numpy_1backend": "in-database, numpy engine, one backend (no parallel workers)",
-    "indb_keras": "in-database, this project (keras engine)",
-    "floor_keras": "floor: Keras predict on an in-memory array",
-    "floor_numpy": "floor: NumPy forward pass on an in-memory array",
-    "recipe_2017": "in-database, the 2017 recipe (GD lists, Keras in the backend)",
-}
+ARRIVAL_SHARES = (0.01, 0.10)
+NATIVE_SCHEMA = "bench_native"
 
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def prepare(rows: int) -> tuple[Path, str]:
-    """The CSV (for series 1) and the raw table (for the rest), the same rows in both."""
-    csv = csv_for(rows)
-    schema = f"bench_raw_{rows}"
-    with connection() as conn:
-        with conn.cursor() as cur:
-            cur.execute("select count(*) from pg_tables where schemaname = %s and tablename = 'credit_card'", (schema,))
-            present = cur.fetchone()[0]
-        if present:
-            with conn.cursor() as cur:
-                cur.execute(f"select count(*) from {schema}.credit_card")
-                present = cur.fetchone()[0] == rows
-        if not present:
-            log(f"loading {rows:,} rows into {schema}.credit_card")
-            load_csv(conn, csv, f"{schema}.credit_card")
-    return csv, schema
-
-
-def csv_for(rows: int) -> Path:
-    """The benchmark's CSV of that many rows (the same generator and seed: smaller files are prefixes)."""
-    csv = ROOT / "data" / f"bench_{rows}.csv"
+def csv_for(rows: int, seed: int = 42) -> Path:
+    """The benchmark's CSV of that many rows (same generator and seed: smaller files are prefixes)."""
+    csv = ROOT / "data" / (f"bench_{rows}.csv" if seed == 42 else f"bench_{rows}_seed{seed}.csv")
     if not csv.exists():
-        write_synthetic_csv(csv, rows)
+        write_synthetic_csv(csv, rows, seed=seed)
     return csv
 
 
-def run_series(name: str, rows: int, model_dir: Path, csv: Path, table: str) -> dict:
-    cmd = [sys.executable, "-m", "bench.series", name, "--rows", str(rows), "--model-dir", str(model_dir)]
-    cmd += ["--csv", str(csv), "--table", table]
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def sql(statement: str, *params) -> list:
+    with connection() as conn, conn.cursor() as cur:
+        cur.execute(statement, params or None)
+        rows = cur.fetchall() if cur.description else []
+        conn.commit()
+    return rows
 
 
-def _anon_kb(pid: int) -> int:
-    """Private resident memory (RssAnon) of a process and its children: shared buffers do not count."""
-    total = 0
-    pids = [pid]
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                pids += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("RssAnon:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
+def prepare(rows: int) -> str:
+    """Schema bench_raw_<rows> holding the rows in raw table credit_card, loaded once and kept."""
+    schema = f"bench_raw_{rows}"
+    present = sql("select count(*) from pg_tables where schemaname = %s and tablename = 'credit_card'", schema)
+    if not present[0][0] or sql(f"select count(*) from {schema}.credit_card")[0][0] != rows:
+        log(f"loading {rows:,} rows into {schema}.credit_card")
+        with connection() as conn:
+            load_csv(conn, csv_for(rows), f"{schema}.credit_card")
+    return schema
 
 
-BENCH_TARGET = ROOT / "target" / "bench"
-
-
-def _dbt(raw_schema: str, engine: str, *args: str, quiet_stdout: bool = False) -> None:
-    """dbt on the bench's raw table, writing to schema bench_scores, quietly."""
-    vars_ = json.dumps({"raw_schema": raw_schema, "fraud_engine": engine})
-    subprocess.run(
-        [DBT, *args, "--vars", vars_, "--target-path", str(BENCH_TARGET), "-q"],
-        cwd=ROOT,
-        env={**os.environ, "FRAUD_DBT_SCHEMA": "bench_scores"},
-        check=True,
-        stdout=subprocess.DEVNULL if quiet_stdout else None,
-    )
-
-
-def compiled_scoring_sql(raw_schema: str, engine: str) -> tuple[list[str], str]:
-    """Compile fraud_scores as a full refresh: (pre-hooks, select)."""
-    _dbt(raw_schema, engine, "run", "--select", "+int_credit_card__scoring_rows")
-    _dbt(raw_schema, engine, "compile", "--select", "fraud_scores", "--full-refresh", quiet_stdout=True)
-    manifest = json.loads((BENCH_TARGET / "manifest.json").read_text())
-    node = next(n for n in manifest["nodes"].values() if n["name"] == "fraud_scores")
-    sql = next((BENCH_TARGET / "compiled").rglob("fraud_scores.sql")).read_text()
-    # the manifest keeps hooks unrendered; the templated one, the advisory lock on {{ this }},
-    # only orders concurrent dbt runs
-    return [h["sql"] for h in node["config"]["pre-hook"] if "{{" not in h["sql"]], sql
-
-
-def in_database(rows: int, raw_schema: str, engine: str, compiled, one_backend: bool = False) -> dict:
-    """The scoring statement in a fresh backend (model load included): data in the database to scores in
-    a table in it, committed (as series 2 commits its COPY). one_backend: no parallel workers."""
-    hooks, sql = compiled
-    conn = connect()
-    try:
-        with conn.cursor() as cur:
-            cur.execute("select pg_backend_pid()")
-            pid = cur.fetchone()[0]
-            peak = [0]
-            done = threading.Event()
-
-            def watch():
-                while not done.is_set():
-                    peak[0] = max(peak[0], _anon_kb(pid))
-                    time.sleep(0.02)
-
-            watcher = threading.Thread(target=watch, daemon=True)
-            watcher.start()
-            try:
-                cur.execute("drop table if exists bench_indb_scores")
-                conn.commit()
-                if one_backend:
-                    cur.execute("set max_parallel_workers_per_gather = 0")
-                started = time.perf_counter()
-                for hook in hooks:
-                    cur.execute(hook)
-                cur.execute(f"create table bench_indb_scores as {sql}")
-                scored = cur.rowcount
-                conn.commit()
-                seconds = time.perf_counter() - started
-            finally:  # a failed statement must not leave the watcher running (it kept the bench alive)
-                done.set()
-                watcher.join()
-            cur.execute("drop table bench_indb_scores")
-            conn.commit()
-    finally:
-        conn.close()
-    if scored != rows:
-        raise RuntimeError(f"scored {scored} rows, expected {rows}")
-    series = f"indb_{engine}" + ("_1backend" if one_backend else "")
-    return {"series": series, "rows": rows, "seconds": seconds, "peak_rss_mb": round(peak[0] / 1024, 1)}
-
-
-def dbt_wall(raw_schema: str, engine: str) -> float:
-    """`dbt run --full-refresh` of fraud_scores, start to end: parse, hooks and scoring."""
+def whole_process(argv: list[str]) -> tuple[float, dict]:
+    """Wall seconds of a Python process from start to exit, and the JSON line it printed last."""
     started = time.perf_counter()
-    _dbt(raw_schema, engine, "run", "--select", "fraud_scores", "--full-refresh")
-    return time.perf_counter() - started
+    done = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, check=True)
+    return time.perf_counter() - started, json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def summarise(samples: list[dict]) -> dict:
-    secs = [s["seconds"] for s in samples]
-    return {
-        "series": samples[0]["series"],
-        "rows": samples[0]["rows"],
-        "median_s": statistics.median(secs),
-        "min_s": min(secs),
-        "max_s": max(secs),
-        "rows_per_s": samples[0]["rows"] / statistics.median(secs),
-        "peak_rss_mb": None
-        if any(s["peak_rss_mb"] is None for s in samples)
-        else max(s["peak_rss_mb"] for s in samples),
-        "samples_s": [round(s, 3) for s in secs],
-    }
+def native(engine: str, model_dir: Path, raw_schema: str, new_only: bool = False) -> dict:
+    argv = ["-m", "bench.native", "--engine", engine, "--model-dir", str(model_dir)]
+    argv += ["--source", f"{raw_schema}.credit_card", "--target", f"{NATIVE_SCHEMA}.fraud_scores"]
+    seconds, phases = whole_process(argv + (["--new-only"] if new_only else []))
+    return {"seconds": seconds, "phases": phases}
 
 
-def plot(results: list[dict], path: Path, crashes: list[dict] = ()) -> None:
-    import matplotlib
+def rescore(rows: int, series: list[str], repeats: int, model_dir: Path) -> list[dict]:
+    """Every rescore series at one size: samples per series."""
+    schema = prepare(rows)
+    sql(f"create schema if not exists {NATIVE_SCHEMA}")
+    indb.dbt(schema, "numpy", "run", "--select", "+int_credit_card__scoring_stacks", "--full-refresh")
+    compiled = {e: indb.compiled_scoring_sql(schema, e) for e in ENGINES if f"statement_{e}" in series}
+    records = []
+    for name in series:
+        samples = []
+        for i in range(repeats):
+            kind, _, engine = name.partition("_")
+            if kind == "dbt":
+                sample = {"seconds": indb.dbt(schema, engine, "run", "--select", "fraud_scores", "--full-refresh")}
+            elif kind == "native" and engine in ENGINES:
+                sample = native(engine, model_dir, schema)
+            elif kind == "statement":
+                sample = indb.statement(rows, compiled[engine])
+            else:  # native_2017, floor: bench.series, one measurement per process
+                argv = ["-m", "bench.series", name, "--rows", str(rows), "--model-dir", str(model_dir)]
+                sample = whole_process(argv + ["--csv", str(csv_for(rows))])[1]
+            samples.append(sample)
+            log(f"{rows:>9,} {name:<16} run {i + 1}: {sample['seconds']:.2f} s")
+        if name == "floor":
+            for engine in ENGINES:
+                floor = [{"seconds": s[f"{engine}_seconds"], "peak_rss_mb": s["peak_rss_mb"]} for s in samples]
+                records.append(report.summarise("rescore", f"floor_{engine}", rows, floor))
+        else:
+            records.append(report.summarise("rescore", name, rows, samples))
+    return records
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for series, label in SERIES_LABELS.items():
-        points = sorted((r["rows"], r["median_s"]) for r in results if r["series"] == series)
-        if points:
-            ax.plot([p[0] / 1e6 for p in points], [p[1] for p in points], marker="o", label=label)
-    for crash in crashes:
-        ax.plot([crash["rows"] / 1e6], [0], marker="X", markersize=12, color="crimson", linestyle="none")
-        ax.annotate(
-            "2017 recipe: server crashed",
-            (crash["rows"] / 1e6, 0),
-            textcoords="offset points",
-            xytext=(6, 8),
-            color="crimson",
-            fontsize="small",
-        )
-    ax.set(xlabel="rows (millions)", ylabel="seconds (median)", title="Scoring time against rows (cf. 2017 Figure 2)")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+def arrival(rows: int, repeats: int, model_dir: Path, engines: list[str]) -> list[dict]:
+    """1% and 10% new rows on a scored table: `dbt run` against the native anti-join script."""
+    schema = prepare(rows)
+    table = f"{schema}.credit_card"
+    # the scored state both sides start from: all `rows` transactions stacked and scored
+    indb.dbt(schema, "numpy", "run", "--full-refresh")
+    native("numpy", model_dir, schema)
+    records = []
+    for share in ARRIVAL_SHARES:
+        new = int(rows * share)
+        extra = csv_for(new, seed=7)
+        for engine in engines:
+            samples = {"dbt": [], "native": []}
+            for i in range(repeats):
+                for side in samples:
+                    with connection() as conn:
+                        load_csv(conn, extra, table, append=True, warn=lambda m: None)
+                    if side == "dbt":
+                        samples[side].append({"seconds": indb.dbt(schema, engine, "run")})
+                    else:
+                        samples[side].append(native(engine, model_dir, schema, new_only=True))
+                    log(f"{rows:>9,} +{new:,} {side}_{engine:<10} run {i + 1}: {samples[side][-1]['seconds']:.2f} s")
+                    reset_arrival(schema, rows)
+            for side, runs in samples.items():
+                records.append({**report.summarise("arrival", f"{side}_{engine}", rows, runs), "new_rows": new})
+    return records
 
 
-def markdown_table(report: dict) -> str:
-    """The README's table: median (min-max) seconds per size and series, and peak MB at the largest size."""
-    columns = ["native_2017", "native_well", "indb_numpy", "indb_numpy_1backend", "indb_keras"]
-    columns += ["floor_numpy", "floor_keras", "recipe_2017"]
-    by = {(r["rows"], r["series"]): r for r in report["results"]}
-    crashed = {c["rows"] for c in report["recipe_2017_crashes"]}
-    sizes = sorted({r["rows"] for r in report["results"]} | crashed)
-    lines = ["| rows | " + " | ".join(columns) + " |", "|---:|" + "---:|" * len(columns)]
-    for rows in sizes:
-        cells = []
-        for c in columns:
-            r = by.get((rows, c))
-            if r is None:
-                cells.append("crashed the server" if c == "recipe_2017" and rows in crashed else "")
-            elif c.startswith("floor"):
-                cells.append(f"{r['median_s']:.2f}")
-            else:
-                cells.append(f"{r['median_s']:.2f} ({r['min_s']:.2f}–{r['max_s']:.2f})")
-        lines.append(f"| {rows:,} | " + " | ".join(cells) + " |")
-    largest = max(r["rows"] for r in report["results"])
-    peaks = [by.get((largest, c), {}).get("peak_rss_mb") for c in columns]
-    lines.append(f"| peak MB at {largest:,} | " + " | ".join("" if p is None else f"{p:,.0f}" for p in peaks) + " |")
-    return "\n".join(lines)
+def reset_arrival(schema: str, rows: int) -> None:
+    """Back to the scored state: the appended transactions, their stacks and their scores removed."""
+    for statement in (
+        f"delete from {schema}.credit_card where transaction_id > {rows}",
+        f"delete from {indb.SCORES_SCHEMA}.int_credit_card__scoring_stacks where first_transaction_id > {rows}",
+        f"delete from {indb.SCORES_SCHEMA}.fraud_scores where transaction_id > {rows}",
+        f"delete from {NATIVE_SCHEMA}.fraud_scores where transaction_id > {rows}",
+    ):
+        sql(statement)
+    with connection() as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for t in (f"{schema}.credit_card", f"{indb.SCORES_SCHEMA}.fraud_scores", f"{NATIVE_SCHEMA}.fraud_scores"):
+                cur.execute(f"vacuum {t}")
+
+
+def dbt_startup(rows: int, repeats: int) -> dict:
+    """dbt's own start-up: `dbt run` of the staging view alone (parse, connect, hooks, one DDL)."""
+    schema = prepare(rows)
+    command = ("run", "--select", "stg_raw__credit_card")
+    samples = [{"seconds": indb.dbt(schema, "numpy", *command)} for _ in range(repeats)]
+    return report.summarise("startup", "dbt_startup", rows, samples)
+
+
+def recipe(sizes: list[int], repeats: int, bisect: int, model_dir: Path) -> tuple[list[dict], list[dict], list]:
+    """The 2017 recipe on its throwaway cluster: records, crashes, bisection probes."""
+    runs = recipe2017.run(sizes, repeats, csv_for, model_dir, log)
+    crashes = [r for r in runs if r["crash"]]
+    survived = [r["rows"] for r in runs if r["samples_s"] and not r["crash"]]
+    probes = []
+    if crashes and survived and bisect:
+        probes = recipe2017.bisect(max(survived), crashes[0]["rows"], bisect, csv_for, model_dir, log)
+        crashes += [p for p in probes if p["crash"]]
+    records = [
+        report.summarise("rescore", "recipe_2017", r["rows"], [{"seconds": s} for s in r["samples_s"]])
+        for r in [*runs, *probes]
+        if r["samples_s"] and not r["crash"]
+    ]
+    return records, crashes, probes
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--sizes", default="250000,500000,1000000,2000000")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="250000,500000,1000000,2000000", help="rescore sizes, every series")
+    parser.add_argument("--large", default="8000000", help="rescore sizes for the dbt, native and statement series")
+    parser.add_argument("--arrival", default="2000000,8000000", help="sizes of the scored table for arrivals")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--large-repeats", type=int, default=1)
     parser.add_argument("--model-dir", type=Path, default=ROOT / "artifacts" / "demo")
-    parser.add_argument("--series", default=",".join(ALL_SERIES), help=f"a subset of {','.join(ALL_SERIES)}")
+    parser.add_argument("--series", default=",".join(RESCORE_SERIES), help=f"of {','.join(RESCORE_SERIES)}")
+    parser.add_argument("--bisect", type=int, default=3, help="probes narrowing the 2017 recipe's largest size")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for bench.json and figure2.png")
-    parser.add_argument("--replot", action="store_true", help="only redraw figure2.png from --out's bench.json")
-    parser.add_argument("--markdown", action="store_true", help="only print --out's bench.json as a README table")
-    parser.add_argument(
-        "--bisect", type=int, default=3, help="probes narrowing the largest size the 2017 recipe survives (0: none)"
-    )
+    parser.add_argument("--markdown", action="store_true", help="only print --out's bench.json as README tables")
     args = parser.parse_args()
-    if args.replot:
-        report = json.loads((args.out / "bench.json").read_text())
-        plot(report["results"], args.out / "figure2.png", report["recipe_2017_crashes"])
-        return
     if args.markdown:
-        print(markdown_table(json.loads((args.out / "bench.json").read_text())))
+        print(report.markdown(json.loads((args.out / "bench.json").read_text())))
         return
-    sizes = [int(s) for s in args.sizes.split(",")]
-    chosen = args.series.split(",")
-    if unknown := set(chosen) - set(ALL_SERIES):
-        parser.error(f"unknown series {sorted(unknown)}; choose from {','.join(ALL_SERIES)}")
-    results, dbt_seconds = [], {}
+    chosen = [s for s in args.series.split(",") if s]
+    if unknown := set(chosen) - set(RESCORE_SERIES):
+        parser.error(f"unknown series {sorted(unknown)}; choose from {','.join(RESCORE_SERIES)}")
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    large = [int(s) for s in args.large.split(",") if s]
+    arrivals = [int(s) for s in args.arrival.split(",") if s]
+    engines = [e for e in ENGINES if f"dbt_{e}" in chosen]
+    started = time.perf_counter()
+    results, profiles = [], {}
     for rows in sizes:
-        csv, schema = prepare(rows)
-        table = f"{schema}.credit_card"
-        compiled = {engine: compiled_scoring_sql(schema, engine) for engine in ("numpy", "keras")}
-        for series in [c for c in ALL_SERIES if c in chosen and c != "recipe_2017"]:
-            samples = []
-            for i in range(args.repeats):
-                if series.startswith("indb_"):
-                    engine = series.split("_")[1]
-                    one_backend = series.endswith("_1backend")
-                    samples.append(in_database(rows, schema, engine, compiled[engine], one_backend))
-                else:
-                    samples.append(run_series(series, rows, args.model_dir, csv, table))
-                log(f"{rows:>9,} {series:<12} run {i + 1}: {samples[-1]['seconds']:.2f} s")
-            if series == "floor":
-                for engine in ("keras", "numpy"):
-                    results.append(
-                        summarise(
-                            [{**s, "series": f"floor_{engine}", "seconds": s[f"{engine}_seconds"]} for s in samples]
-                        )
-                    )
-            else:
-                results.append(summarise(samples))
-        for engine in ("numpy", "keras"):
-            if f"indb_{engine}" in chosen:
-                dbt_seconds[f"{rows}_{engine}"] = round(dbt_wall(schema, engine), 2)
-    recipe = []
+        results += rescore(rows, [s for s in chosen if s != "recipe_2017"], args.repeats, args.model_dir)
+    per_large = [s for s in chosen if s.split("_")[0] in ("dbt", "native", "statement") and s != "native_2017"]
+    for rows in large:
+        results += rescore(rows, per_large, args.large_repeats, args.model_dir)
+    for rows in [*sizes, *large][-1:]:
+        for engine in [e for e in ENGINES if f"statement_{e}" in chosen]:
+            profiles[f"{rows}_{engine}"] = indb.profile(indb.compiled_scoring_sql(prepare(rows), engine))
+    for rows in arrivals:
+        results += arrival(rows, args.repeats if rows <= max(sizes, default=0) else args.large_repeats,
+                           args.model_dir, engines)  # fmt: skip
+    startup = dbt_startup(min([*sizes, *large]), args.repeats) if engines else None
+    crashes, probes = [], []
     if "recipe_2017" in chosen:
-        recipe = recipe2017.run(sizes, args.repeats, csv_for, args.model_dir, log)
-    for r in recipe:
-        if r["samples_s"]:
-            results.append(
-                summarise(
-                    [
-                        {"series": "recipe_2017", "rows": r["rows"], "seconds": s, "peak_rss_mb": None}
-                        for s in r["samples_s"]
-                    ]
-                )
-            )
-    crashes = [r for r in recipe if r["crash"]]
-    probes = []
-    survived_sizes = [r["rows"] for r in recipe if r["samples_s"] and not r["crash"]]
-    if crashes and survived_sizes and args.bisect:
-        probes = recipe2017.bisect(max(survived_sizes), crashes[0]["rows"], args.bisect, csv_for, args.model_dir, log)
-        crashes += [p for p in probes if p["crash"]]
-        largest = max([*survived_sizes, *(p["rows"] for p in probes if not p["crash"])])
-        if largest not in survived_sizes:  # measure both sides of the 20x goal at that size
-            for p in probes:
-                if p["rows"] == largest:
-                    results.append(
-                        summarise(
-                            [
-                                {"series": "recipe_2017", "rows": largest, "seconds": s, "peak_rss_mb": None}
-                                for s in p["samples_s"]
-                            ]
-                        )
-                    )
-            csv, schema = prepare(largest)
-            numpy_sql = compiled_scoring_sql(schema, "numpy")
-            samples = [in_database(largest, schema, "numpy", numpy_sql) for _ in range(args.repeats)]
-            results.append(summarise(samples))
-            log(f"{largest:>9,} indb_numpy   median {results[-1]['median_s']:.2f} s")
+        records, crashes, probes = recipe(sizes, args.repeats, args.bisect, args.model_dir)
+        results += records
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    report = {
+    result = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "command": "python -m bench " + " ".join(sys.argv[1:]),
+        "minutes": round((time.perf_counter() - started) / 60, 1),
         "repeats": args.repeats,
+        "large_repeats": args.large_repeats,
         "results": results,
-        "dbt_run_wall_s": dbt_seconds,
+        "dbt_startup": startup,
+        "profiles": profiles,
         "recipe_2017_crashes": crashes,
-        "recipe_2017_bisect": [
-            {"rows": p["rows"], "survived": not p["crash"], "seconds": p["samples_s"][:1]} for p in probes
-        ],
+        "recipe_2017_bisect": [{"rows": p["rows"], "survived": not p["crash"]} for p in probes],
     }
-    (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
-    plot(results, out / "figure2.png", crashes)
-    print(f"{'rows':>10} {'series':<20} {'median s':>9} {'min-max s':>13} {'rows/s':>10} {'peak MB':>8}")
-    for r in results:
-        print(
-            f"{r['rows']:>10,} {r['series']:<20} {r['median_s']:>9.2f} {r['min_s']:>6.2f}-{r['max_s']:<6.2f} "
-            f"{r['rows_per_s']:>10,.0f} {'n/a' if r['peak_rss_mb'] is None else round(r['peak_rss_mb']):>8}"
-        )
-    by = {(r["rows"], r["series"]): r["median_s"] for r in results}
-    print("\nratios (median seconds)")
-    needed = ("native_well", "indb_numpy", "indb_keras", "native_2017", "floor_numpy", "floor_keras")
-    for rows in [n for n in sizes if all((n, k) in by for k in needed)]:
-        well, numpy_s, keras_s = by[(rows, "native_well")], by[(rows, "indb_numpy")], by[(rows, "indb_keras")]
-        print(
-            f"{rows:>10,}: native-well / in-db numpy = {well / numpy_s:.2f}x; native-2017 / in-db numpy = "
-            f"{by[(rows, 'native_2017')] / numpy_s:.2f}x; in-db numpy / numpy floor = "
-            f"{numpy_s / by[(rows, 'floor_numpy')]:.2f}x; in-db keras / keras floor = "
-            f"{keras_s / by[(rows, 'floor_keras')]:.2f}x"
-        )
-    for p in probes:
-        print(f"2017 recipe bisection: {p['rows']:,} rows {'crashed' if p['crash'] else 'survived'}")
-    for rows in [n for n in sizes if (n, "indb_numpy") in by and (n, "indb_numpy_1backend") in by]:
-        one, par = by[(rows, "indb_numpy_1backend")], by[(rows, "indb_numpy")]
-        print(f"{rows:>10,}: parallel workers allowed vs one backend (numpy) = {one / par:.2f}x")
-    survived = [r["rows"] for r in results if r["series"] == "recipe_2017"]
-    if survived:
-        rows = max(survived)
-        print(
-            f"2017 recipe, largest size it survived ({rows:,}): recipe / in-db numpy = "
-            f"{by[(rows, 'recipe_2017')] / by[(rows, 'indb_numpy')]:.1f}x"
-        )
-    for c in crashes:
-        crash = c["crash"]
-        print(f"2017 recipe at {c['rows']:,} rows crashed the server: {crash['error']}; log: {crash['server_log']}")
-    print(f"\ndbt run --full-refresh wall seconds (parse + hooks + scoring): {dbt_seconds}")
+    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    report.plot(result, out / "figure2.png")
+    print(report.text(result))
     print(f"wrote {out / 'bench.json'} and {out / 'figure2.png'}")
 
 

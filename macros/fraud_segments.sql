@@ -19,14 +19,11 @@
     {{ return('greenplum' if ('greenplum' in version or 'cloudberry' in version) else 'postgres') }}
 {%- endmacro %}
 
-{% macro fraud_distribute_by_batch(relation=none) -%}
-    {#- A post-hook of int_credit_card__scoring_rows; empty except on Greenplum /
-        Cloudberry, where it distributes the packed rows by batch_id (once: after
-        that, inserted rows land on their batch's segment) and analyzes them for
-        the scoring run that follows. Grouping by batch_id
-        is then colocated, no motion, and every segment stacks and scores its own
-        batches. GROUP BY gp_segment_id would not be: the planner redistributes
-        on it, and two segments' rows can meet in one backend while another idles. -#}
+{% macro fraud_distribute_stacks(relation=none) -%}
+    {#- A post-hook of int_credit_card__scoring_stacks; empty except on Greenplum /
+        Cloudberry, where it distributes the stacks by batch_id (once: after that,
+        new stacks land on their batch's segment) and analyzes them. Every segment
+        then scores its own stacks, and a rescore moves no feature at all. -#}
     {%- if fraud_engine_kind() == 'greenplum' -%}
         {%- set relation = relation or this -%}
         {%- set table = relation.schema ~ '.' ~ relation.identifier -%}

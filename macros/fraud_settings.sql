@@ -134,3 +134,18 @@
     (select m.metadata::text from {{ source }}),
     (select m.sha256 from {{ source }})
 {%- endmacro %}
+
+{% macro fraud_scoring_threads() -%}
+    {#- Threads each scoring call uses (var fraud_scoring_threads): 0, the default
+        on PostgreSQL, means every core of the server. On Greenplum / Cloudberry
+        every primary segment of a host scores at once, so the default is 1. -#}
+    {%- set default = 1 if fraud_engine_kind() == 'greenplum' else 0 -%}
+    {%- set raw = var('fraud_scoring_threads', none) -%}
+    {%- set text = (default if raw is none or raw == '' else raw) | string -%}
+    {%- if not modules.re.fullmatch('[0-9]{1,3}', text) or text | int > 256 -%}
+        {{ exceptions.raise_compiler_error(
+            "var fraud_scoring_threads must be a whole number from 0 (every core) to 256, got " ~ (text | tojson)
+        ) }}
+    {%- endif -%}
+    {{ return(text | int) }}
+{%- endmacro %}

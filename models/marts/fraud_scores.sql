@@ -1,6 +1,9 @@
 {%- set model = fraud_selected_model() -%}
 {%- set schema = fraud_schema() -%}
 {%- set engine = fraud_engine() -%}
+{#- Counting the source's rows per stack takes the raw table's key index:
+    PostgreSQL only (Greenplum's append-optimized raw table has none). -#}
+{%- set check_stacks = fraud_engine_kind() != 'greenplum' -%}
 
 {{
     config(
@@ -10,7 +13,6 @@
         on_schema_change='fail',
         pre_hook=[
             "select pg_advisory_xact_lock(hashtext('{{ this }}'))",
-            "set local enable_hashagg = off",
             "do $$ begin if exists (select from pg_settings where name = 'jit') then set local jit = off; end if; end $$",
         ],
     )
@@ -18,29 +20,48 @@
 {#- The advisory lock makes a second run on the same table wait for the first
     to commit, then score only what is left (the primary key would otherwise
     fail it on a duplicate transaction_id).
-    enable_hashagg = off keeps the sorted GroupAggregate, which finishes and
-    scores one stack before building the next. On small tables the planner
-    prefers a HashAggregate, which builds every stack before scoring any.
     jit = off: compiling this query's expressions cost 1.3 s at 2M rows and
     saved nothing (the time is in the scoring calls); guarded, as Greenplum 6
     has no jit setting. SET LOCAL ends with the model's transaction. -#}
 
 with
 
-batched as (
+{{ fraud_stack_transactions(
+    ref('stg_raw__credit_card'),
+    fraud_batch_rows(),
+    last_stacked_sql="select max(last_transaction_id) from " ~ ref('int_credit_card__scoring_stacks'),
+    name='not_yet_stacked',
+) }},
 
+stored as (
+
+    -- the stored stacks to score, and whether each is current: the source still
+    -- holds exactly its number of transactions between its first and last id
+    -- (an index-only count), or rows were deleted or inserted there since it
+    -- was stacked. Keys and counts only: a CTE read twice is materialized, and
+    -- the stacks' bytes should not be.
     select
-        packed.batch_rows,
-        packed.batch_id,
-        packed.scoring_row
-    from {{ ref('int_credit_card__scoring_rows') }} as packed
+        stacked.first_transaction_id,
+        stacked.last_transaction_id,
+        stacked.n_rows,
+        {% if check_stacks -%}
+            (
+                select count(*)
+                from {{ ref('stg_raw__credit_card') }} as staged
+                where staged.transaction_id between stacked.first_transaction_id and stacked.last_transaction_id
+            )
+        {%- else -%}
+            stacked.n_rows
+        {%- endif %} as source_rows
+    from {{ ref('int_credit_card__scoring_stacks') }} as stacked
     {% if is_incremental() -%}
-    -- only transactions without a score from the selected model version
+    -- only stacks without scores from the selected model version: a stack is
+    -- scored whole, in one statement, so its first transaction stands for it
         where not exists (
             select 1
             from {{ this }} as scored
             where
-                scored.transaction_id = packed.transaction_id
+                scored.transaction_id = stacked.first_transaction_id
                 and scored.model_version = {{ fraud_quote_literal(model.version) }}
         )
     {%- endif %}
@@ -49,41 +70,63 @@ batched as (
 
 stacks as (
 
-    -- the stacking aggregate: one stack per batch, at most fraud_batch_rows rows;
-    -- each row's id travels inside it with its features
     select
-        batch_rows,
-        batch_id,
-        count(*) as n_rows,
-        string_agg(scoring_row, ''::bytea) as stack
-    from batched
-    group by batch_rows, batch_id
-
-),
-
-scored_stacks as (
-
+        stacked.transaction_ids,
+        stacked.n_rows,
+        stacked.stack
+    from {{ ref('int_credit_card__scoring_stacks') }} as stacked
+    inner join stored on stacked.first_transaction_id = stored.first_transaction_id
+    where stored.source_rows = stored.n_rows
+    {% if check_stacks -%}
+        -- a stack whose transactions changed in the source: stacked again, from it
+        union all
+        select
+            restacked.transaction_ids,
+            restacked.n_rows,
+            restacked.stack
+        from stored
+        cross join
+            lateral (
+                {{ fraud_stack_range(
+                    ref('stg_raw__credit_card'), 'stored.first_transaction_id', 'stored.last_transaction_id'
+                ) | indent(16) }}
+            ) as restacked
+        where stored.source_rows != stored.n_rows and restacked.n_rows > 0
+    {%- endif %}
+    -- transactions that arrived since int_credit_card__scoring_stacks last ran
+    -- (when fraud_scores runs without it), stacked on the fly: none otherwise
+    union all
     select
-        stack_scores.transaction_ids,
-        stack_scores.probabilities
-    from stacks
-    -- the model arguments are scalar subqueries on purpose: InitPlans, read once
-    -- per query and handed to parallel workers (a CTE scan would keep them out)
-    cross join
-        lateral {{ schema }}.score_stack_{{ engine }}(  -- noqa: ST05
-            stacks.stack, stacks.n_rows, {{ fraud_model_arguments(model) }}
-        ) as stack_scores
+        transaction_ids,
+        n_rows,
+        stack
+    from not_yet_stacked
+    {% if is_incremental() -%}
+        where not exists (
+            select 1
+            from {{ this }} as scored
+            where
+                scored.transaction_id = not_yet_stacked.first_transaction_id
+                and scored.model_version = {{ fraud_quote_literal(model.version) }}
+        )
+    {%- endif %}
 
 ),
 
 scored as (
 
-    -- select-list unnest walks both arrays in lockstep (a lateral unnest
-    -- invited a Memoize that hashed whole 100k-element arrays)
+    -- one scoring call per stack; select-list unnests walk the stack's ids and
+    -- the probabilities the call returns (float32 bit patterns) in lockstep. The model arguments are
+    -- scalar subqueries on purpose: InitPlans, read once per query and handed
+    -- to parallel workers and segments
     select
-        unnest(transaction_ids::bigint[]) as transaction_id,
-        unnest(probabilities::float8[]) as fraud_probability
-    from scored_stacks
+        unnest(transaction_ids) as transaction_id,
+        unnest(
+            {{ schema }}.score_stack_{{ engine }}(
+                stack, n_rows, {{ fraud_model_arguments(model) }}, {{ fraud_scoring_threads() }}
+            )::integer[]
+        ) as probability_bits
+    from stacks
 
 ),
 
@@ -91,8 +134,8 @@ final as (
 
     select
         transaction_id,
-        fraud_probability,
-        fraud_probability >= {{ model.threshold }} as is_fraud,
+        {{ schema }}.probability_from_bits(probability_bits) as fraud_probability,
+        {{ schema }}.probability_from_bits(probability_bits) >= {{ model.threshold }} as is_fraud,
         {{ fraud_quote_literal(model.version) }}::text as model_version,
         now() as scored_at
     from scored

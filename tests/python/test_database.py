@@ -167,31 +167,49 @@ def test_bad_feature_values_fail_the_run_and_keep_earlier_scores(project, column
     table = f"{project.raw_schema}.credit_card"
     original = query(f"select {column} from {table} where transaction_id = 17")[0][0]
     query(f"update {table} set {column} = {value} where transaction_id = 17")
+    restack = ("run", "--select", "int_credit_card__scoring_stacks+", "--full-refresh")  # a corrected source row
     try:
-        result = project.dbt("run", "--select", "fraud_scores", "--full-refresh", check=False)
+        result = project.dbt(*restack, check=False)
         assert result.returncode != 0
         assert f"transaction 17: feature {shown} is NULL, NaN or Infinity" in result.stdout
         assert scores(project) == before
     finally:
         query(f"update {table} set {column} = %s where transaction_id = 17", (original,))
+        project.dbt("run", "--select", "int_credit_card__scoring_stacks", "--full-refresh")
 
 
-def _stack_sql(project, n_rows_expr="count(*)", field="transaction_ids"):
-    """Score transactions 1..10 in one stack by hand; the model version is the parameter %(v)s."""
+def _stack_sql(project, n_rows_expr="count(*)"):
+    """Score transactions 1..10 in one stack by hand: (the number of probabilities, the first).
+    The model version is the parameter %(v)s."""
     f = project.fraud_schema
     model = ", ".join(f"(select {c} from {f}.models where model_version = %(v)s)" for c in MODEL_COLUMNS)
-    cast = "bigint[]" if field == "transaction_ids" else "float8[]"
     return (
-        f"select ((s).{field}::{cast})[1] from (select {f}.score_stack_numpy("
-        f"string_agg(int8send(transaction_id) || features, ''::bytea), {n_rows_expr}, {model}) as s "
+        f"select cardinality(p), {f}.probability_from_bits(p[1]) from (select {f}.score_stack_numpy("
+        f"string_agg(int8send(transaction_id) || features, ''::bytea), {n_rows_expr}, {model}, 0)::integer[] as p "
         f"from {project.schema}.stg_raw__credit_card where transaction_id <= 10) x"
     )
+
+
+def test_probabilities_travel_as_float32_bit_patterns_without_loss(project):
+    """score_stack returns float32 bit patterns; SQL's probability_from_bits must give each exact value."""
+    values = np.array([0.0, 1.0, 0.5, 0.1, 1e-45, 1.1754943e-38, 3.4e38, -2.5, np.inf, -np.inf, 0.999999], np.float32)
+    bits = values.view(np.int32).tolist() + [-2147483648]  # -0.0
+    rows = query(
+        f"select b, {project.fraud_schema}.probability_from_bits(b)::text from unnest(%s::integer[]) as b", (bits,)
+    )
+    for b, got in rows:
+        want = float(np.array([b], np.int32).view(np.float32)[0])
+        assert float(got) == want, (b, got, want)  # the float32's exact value, as a float8
+        assert np.array([float(got)]).astype(np.float32).view(np.int32)[0] == b, (b, got)  # its sign (-0.0) too
+    nan = int(np.array([np.nan], np.float32).view(np.int32)[0])
+    assert query(f"select {project.fraud_schema}.probability_from_bits(%s)::text", (nan,)) == [("NaN",)]
 
 
 def test_wrong_length_feature_vectors_are_refused_in_sql(project):
     import psycopg2
 
-    assert query(_stack_sql(project), {"v": project.version_a}) == [(1,)]
+    [(count, first)] = query(_stack_sql(project), {"v": project.version_a})
+    assert count == 10 and 0 <= first <= 1
     with pytest.raises(psycopg2.Error, match="a feature vector of the wrong length"):
         query(_stack_sql(project, "count(*) + 1"), {"v": project.version_a})
 
@@ -230,20 +248,20 @@ def test_a_model_replaced_under_its_version_is_never_scored_stale(project, other
         f"select 'swap-1', model_name, sha256, model_h5, metadata from {f}.models where model_version = %s",
         (project.version_a,),
     )
-    sql = _stack_sql(project, field="probabilities")
+    sql = _stack_sql(project)
     conn = connect()
     try:
         with conn.cursor() as cur:
             cur.execute(sql, {"v": "swap-1"})
-            first = cur.fetchone()[0]
+            first = cur.fetchone()[1]
             cur.execute(
                 f"update {f}.models set model_h5 = %s, sha256 = %s, metadata = %s where model_version = 'swap-1'",
                 (h5_b, meta_b["sha256"], json.dumps(meta_b)),
             )
             cur.execute(sql, {"v": "swap-1"})
-            second = cur.fetchone()[0]
+            second = cur.fetchone()[1]
             cur.execute(sql, {"v": meta_b["model_version"]})
-            expected = cur.fetchone()[0]
+            expected = cur.fetchone()[1]
         conn.rollback()
     finally:
         conn.close()
@@ -275,13 +293,17 @@ def _in_rolled_back_transaction(statements: list[str]):
         conn.close()
 
 
-def test_scoring_plan_builds_one_stack_at_a_time(project):
-    """A sorted GroupAggregate finishes each stack before the next: memory is one batch, not the table."""
-    hooks, compiled = _compiled_fraud_scores(project)
-    assert hooks, "fraud_scores lost the pre-hook that keeps the plan sorted"
+def test_scoring_and_stacking_hold_one_stack_at_a_time(project):
+    """Scoring reads stored stacks one row at a time (no sort, no aggregate over the table), and
+    stacking aggregates one batch per range scan: memory is one stack, not the table."""
+    hooks, compiled = _compiled_fraud_scores(project, "--full-refresh")
     plan = "\n".join(r[0] for r in _in_rolled_back_transaction([*hooks, "explain " + compiled]))
-    assert "GroupAggregate" in plan, plan
-    assert "HashAggregate" not in plan, plan
+    assert "ProjectSet" in plan and "Seq Scan on int_credit_card__scoring_stacks" in plan, plan
+    assert "Sort" not in plan and "GroupAggregate" not in plan, plan
+    _, stacking = project.compile_model("int_credit_card__scoring_stacks", "--full-refresh")
+    plan = "\n".join(r[0] for r in _in_rolled_back_transaction(["explain " + stacking]))
+    assert "Nested Loop" in plan and "Sort" not in plan, plan
+    assert plan.count("Aggregate") >= 2, plan  # the distinct batches, then one aggregate per batch
 
 
 EAGER_PARALLEL = [
@@ -408,8 +430,8 @@ def test_an_ordinary_role_scores_once_granted_and_cannot_replace_the_functions(p
     # the role cannot replace the functions, nor add its own to the schema
     with pytest.raises(psycopg2.Error, match="permission denied|must be owner"):
         query(
-            f"create or replace function {f}.score_stack_numpy(bytea, bigint, bytea, text, text) "
-            f"returns {f}.scored_stack language sql as 'select null::{f}.scored_stack'",
+            f"create or replace function {f}.score_stack_numpy(bytea, bigint, bytea, text, text, integer) "
+            "returns text language sql as 'select null::text'",
             user=a,
         )
     with pytest.raises(psycopg2.Error, match="permission denied"):

@@ -91,8 +91,8 @@ def test_postgres_install_ddl_has_no_greenplum_clauses_and_labels_parallel_safet
 
 
 @pytest.mark.database
-def test_greenplum_scoring_rows_are_distributed_by_batch_and_analyzed(project):
-    jinja = "{{ fraud_distribute_by_batch(api.Relation.create(schema='s', identifier='t')) }}"
+def test_greenplum_stacks_are_distributed_by_batch_and_analyzed(project):
+    jinja = "{{ fraud_distribute_stacks(api.Relation.create(schema='s', identifier='t')) }}"
     hook = sql_clauses(inline(project, jinja, **GREENPLUM))
     assert "pg_get_table_distributedby('s.t'::regclass)" in hook
     assert "alter table s.t set distributed by (batch_id)" in hook
@@ -101,13 +101,20 @@ def test_greenplum_scoring_rows_are_distributed_by_batch_and_analyzed(project):
 
 
 @pytest.mark.database
-def test_greenplum_scoring_groups_by_the_distribution_key_not_the_segment(project):
+def test_greenplum_stacks_group_by_the_distribution_key_not_the_segment(project):
+    stacks_sql = sql_clauses(compiled(project, "int_credit_card__scoring_stacks", **GREENPLUM))
+    assert re.search(r"group by transaction_id / 100000\b", stacks_sql)
+    assert "gp_segment_id" not in stacks_sql  # grouping by it makes the planner redistribute
+    assert "lateral" not in stacks_sql  # the range scans need the source's key index: PostgreSQL only
     scores_sql = sql_clauses(compiled(project, "fraud_scores", **GREENPLUM))
-    assert re.search(r"group by batch_rows, batch_id\b", scores_sql)
-    assert "gp_segment_id" not in scores_sql  # grouping by it makes the planner redistribute
-    assert "score_stack_numpy(" in scores_sql
-    rows_sql = sql_clauses(compiled(project, "int_credit_card__scoring_rows", **GREENPLUM))
-    assert "transaction_id / 100000 as batch_id" in rows_sql
+    assert "gp_segment_id" not in scores_sql
+    # one scoring thread per segment backend: a host's segments score at once
+    assert re.search(r"score_stack_numpy\(.*, 1\s*\)::integer", scores_sql, re.S), scores_sql
+    postgres_sql = sql_clauses(compiled(project, "fraud_scores"))
+    assert re.search(r"score_stack_numpy\(.*, 0\s*\)::integer", postgres_sql, re.S)
+    # the per-stack source count needs the raw table's key index: PostgreSQL only
+    assert "lateral" not in scores_sql and "select count(*)" not in scores_sql
+    assert "lateral" in postgres_sql and "select count(*)" in postgres_sql
 
 
 @pytest.mark.database

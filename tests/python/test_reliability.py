@@ -113,7 +113,7 @@ def _wait_gone(pid: int, timeout: float = 120.0) -> None:
 @pytest.mark.parametrize("how", ["kill-client", "cancel", "terminate"])
 def test_an_interrupted_run_leaves_scores_as_they_were_and_the_next_run_completes(project, how):
     before = scores(project)
-    models = ("int_credit_card__scoring_rows", "fraud_scores")
+    models = ("int_credit_card__scoring_stacks", "fraud_scores")
     run = project.start("run", "--select", *models, "--full-refresh", **SLOW)
     pid = _scoring_backend(project)
     time.sleep(0.5)  # well inside the scoring, some stacks done

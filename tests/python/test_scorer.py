@@ -14,6 +14,8 @@ from scoring.fraud_scorer import (
     check_stack_memory,
     load_numpy_model,
     load_scorer,
+    probability_bits_text,
+    probability_from_bits,
     score_stack,
     sql_array_text,
     unpack_stack,
@@ -110,12 +112,12 @@ def test_score_stack_returns_array_text_that_round_trips(model, stack):
 
     SD = {}
     out = score_stack(SD, data, len(ids), h5, json.dumps(meta), meta["sha256"], "numpy")
-    got_ids = [int(v) for v in out["transaction_ids"].strip("{}").split(",")]
-    got_prob = np.array([float(v) for v in out["probabilities"].strip("{}").split(",")])
-    expected_ids, expected_prob = load_scorer(h5, meta, "numpy").score(data, len(ids))
-    assert got_ids == expected_ids.tolist()
-    assert np.array_equal(got_prob, expected_prob)  # repr round-trips: not a bit lost
-    assert sql_array_text(np.array([1.5e-07, 0.25])) == "{1.5e-07, 0.25}"
+    got_prob = np.array([probability_from_bits(int(v)) for v in out.strip("{}").split(",")])
+    _, expected_prob = load_scorer(h5, meta, "numpy").score(data, len(ids))
+    assert expected_prob.dtype == np.float32
+    assert np.array_equal(got_prob, expected_prob)  # float32 bit patterns: not a bit lost, in stack order
+    assert sql_array_text(np.array([7, -3])) == "{7, -3}"
+    assert probability_bits_text(np.array([0.5, 1.0], dtype=np.float32)) == "{1056964608, 1065353216}"
     # the cache is keyed by the bytes' hash: other bytes with a lying sha256 are refused, not served stale
     with pytest.raises(ScoringError, match="do not match their registered sha256"):
         score_stack(SD, data, len(ids), h5 + b"\0", json.dumps(meta), meta["sha256"], "numpy")
@@ -123,6 +125,27 @@ def test_score_stack_returns_array_text_that_round_trips(model, stack):
         score_stack(SD, data, len(ids), None, None, None, "numpy")
     with pytest.raises(ScoringError, match="metadata is not valid JSON"):
         score_stack({}, data, len(ids), h5, "{not json", meta["sha256"], "numpy")
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_threads_change_nothing_but_the_speed(model, stack, threads):
+    """Chunks are scored by a pool of threads (one BLAS thread each): same probabilities, same order."""
+    h5, meta = model
+    ids, data = stack
+    one = load_scorer(h5, meta, "numpy", threads=1).score(data, len(ids))[1]
+    many = load_scorer(h5, meta, "numpy", threads=threads)
+    assert many.threads == threads
+    assert np.array_equal(many.score(data * 4, len(ids) * 4)[1], np.tile(one, 4))
+
+
+def test_standardisation_folded_into_the_first_layer_is_the_same_network(model, tiny_data):
+    h5, meta = model
+    scaler = meta["scaler"]
+    network = load_numpy_model(h5, 28)
+    x = tiny_data.X[:2000]
+    unfolded = network.predict((x - np.float32(scaler["mean"])) / np.float32(scaler["scale"]))
+    folded = network.standardized(scaler["mean"], scaler["scale"]).predict(x)
+    assert np.abs(folded - unfolded).max() < 1e-6
 
 
 def test_a_stack_too_large_for_memory_is_refused_before_scoring():

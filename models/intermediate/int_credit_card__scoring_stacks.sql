@@ -1,0 +1,28 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        post_hook="{{ fraud_distribute_stacks() }}",
+    )
+}}
+{#- Stacks, packed once when their transactions arrive: each row is one batch
+    of at most fraud_batch_rows transactions, their ids (transaction_ids) and the
+    stack the scoring function reads (per transaction: int8send(id) followed by
+    the 112 bytes of packed features). Scoring a new model version reads these
+    rows, a few per million transactions, and repacks nothing.
+
+    Incremental: a run stacks the transactions above the highest id stacked so
+    far (the loader numbers appended rows after the current maximum). A source
+    row inserted below that id, corrected or deleted needs
+    `dbt run --full-refresh --select int_credit_card__scoring_stacks+`. -#}
+
+with
+
+{{ fraud_stack_transactions(
+    ref('stg_raw__credit_card'),
+    fraud_batch_rows(),
+    last_stacked_sql=("select max(last_transaction_id) from " ~ this) if is_incremental() else none,
+) }}
+
+select * from final
