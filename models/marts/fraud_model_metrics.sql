@@ -1,3 +1,9 @@
+{#- A view, computed when read: as a table, every `dbt run` re-joined every score with
+    its label (1.7 s at 2M rows, more than scoring 20,000 new transactions). Like any
+    view on a table that a full refresh replaces, it is rebuilt by selecting it too:
+    `dbt run --select fraud_scores+ --full-refresh`. -#}
+{{ config(materialized='view') }}
+
 with
 
 scores as (

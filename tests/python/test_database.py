@@ -82,11 +82,11 @@ def test_appended_rows_are_the_only_ones_scored(project, tmp_path):
 
 def test_keras_engine_gives_the_same_scores_in_the_database(project):
     numpy_scores = scores(project)
-    project.dbt("run", "--select", "fraud_scores", "--full-refresh", fraud_engine="keras")
+    project.dbt("run", "--select", "fraud_scores+", "--full-refresh", fraud_engine="keras")
     keras_scores = scores(project)
     assert keras_scores.keys() == numpy_scores.keys()
     assert max(abs(keras_scores[i][0] - numpy_scores[i][0]) for i in numpy_scores) < 1e-5
-    project.dbt("run", "--select", "fraud_scores", "--full-refresh")
+    project.dbt("run", "--select", "fraud_scores+", "--full-refresh")
 
 
 def test_a_newly_registered_model_rescores_everything(project, other_model_dir):
@@ -382,7 +382,7 @@ def test_a_model_file_scores_like_the_same_model_registered(project, model_dir):
     before = scores(project)
     root = _model_files(project, model_dir)
     project.dbt("run-operation", "install_fraud_scoring", fraud_model_dir=str(root))
-    project.dbt("run", "--select", "fraud_scores", "--full-refresh", fraud_model_path="a/model.h5")
+    project.dbt("run", "--select", "fraud_scores+", "--full-refresh", fraud_model_path="a/model.h5")
     after = scores(project)
     assert {i: v[:2] for i, v in after.items()} == {i: v[:2] for i, v in before.items()}
 
@@ -447,6 +447,6 @@ def test_an_ordinary_role_scores_once_granted_and_cannot_replace_the_functions(p
 
 def test_an_empty_source_table_gives_an_empty_score_table(project):
     query(f"truncate {project.raw_schema}.credit_card")
-    project.dbt("run", "--select", "fraud_scores", "--full-refresh")
+    project.dbt("run", "--select", "fraud_scores+", "--full-refresh")
     assert scores(project) == {}
     project.dbt("test", "--select", "fraud_scores")
