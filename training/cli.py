@@ -1,4 +1,4 @@
-"""python -m training {generate,train,load,register}: see --help of each."""
+"""python -m training {generate,train,report,load,register}: see --help of each."""
 
 from __future__ import annotations
 
@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="Greenplum / Cloudberry: distribute the raw table by this column (default: DISTRIBUTED RANDOMLY)",
     )
 
+    rep = sub.add_parser("report", help="one markdown table row per trained model directory (holdout figures)")
+    rep.add_argument("model_dirs", type=Path, nargs="+")
+
     r = sub.add_parser("register", help="store a trained model in the database's model registry")
     r.add_argument("--model-dir", type=Path, required=True)
     r.add_argument("--schema", default="fraud")
@@ -162,6 +165,35 @@ def summary_line(meta: dict) -> str:
     )
 
 
+def report(model_dirs: list[Path]) -> str:
+    """Holdout figures at each model's shipped threshold, and the validation figures it was chosen by."""
+    from training.artifacts import load_metadata
+
+    lines = [
+        "| model | training s | threshold | precision | recall | F1 | PR-AUC | ROC-AUC | flagged "
+        "| precision / recall as validated |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for d in model_dirs:
+        m = load_metadata(d)
+        h = m.get("holdout_metrics")
+        if m.get("best_fold_metrics"):  # 2017: the fold means, and the best fold it reported
+            avg = m["metrics"]["average"]
+            validated = f"{avg['precision']:.3f} / {avg['recall']:.3f} (fold mean)"
+        else:
+            validated = f"{m['validation_metrics']['precision']:.3f} / {m['validation_metrics']['recall']:.3f}"
+        if not h:
+            lines.append(
+                f"| {d} | {m['training_seconds']:,.0f} | {m['threshold']:.3g} | no holdout | | | | | | {validated} |"
+            )
+            continue
+        lines.append(
+            f"| {d} | {m['training_seconds']:,.0f} | {m['threshold']:.3g} | {h['precision']:.3f} | {h['recall']:.3f} "
+            f"| {h['f1']:.3f} | {h['pr_auc']:.3f} | {h['roc_auc']:.3f} | {h['tp'] + h['fp']:,} | {validated} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from training.data import DataError
@@ -192,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             verb = "appended" if args.append else "loaded"
             print(f"{verb} {rows:,} rows from {args.csv} into {args.table} in {time.perf_counter() - started:.1f} s")
+        elif args.command == "report":
+            print(report(args.model_dirs))
         elif args.command == "register":
             from training.db import connection
             from training.register import register

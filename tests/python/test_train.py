@@ -275,7 +275,7 @@ def test_cli_threshold_options_replace_the_profile_rule():
     def cfg(*args):
         return train_config(build_parser().parse_args(["train", "--synthetic", "10", "--out", "x", *args]))
 
-    assert cfg("--profile", "quick").threshold_recall == 0.8
+    assert cfg("--profile", "quick").threshold_recall == 0.7
     assert cfg("--profile", "quick", "--cost-ratio", "50").cost_ratio == 50
     assert cfg("--profile", "quick", "--cost-ratio", "50").threshold_recall is None
     fixed = cfg("--profile", "quick", "--threshold", "0.5")
