@@ -49,9 +49,9 @@ def dbt(*args: str) -> None:
 def make_data(rows: int, data: Path | None) -> tuple[Path, str]:
     if data:
         return data, f"Kaggle-format file {data}"
-    from training.data import write_synthetic_csv
+    from training.data import GENERATOR_VERSION, write_synthetic_csv
 
-    path = ROOT / "data" / f"synthetic_{rows}.csv"
+    path = ROOT / "data" / f"synthetic_{rows}_v{GENERATOR_VERSION}.csv"
     if path.exists():
         return path, f"reused {path.relative_to(ROOT)}"
     write_synthetic_csv(path, rows)

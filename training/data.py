@@ -149,6 +149,7 @@ def load_kaggle_csv(path: Path | str) -> Dataset:
 #   camouflaged (10%, 5%): drawn like legitimate transactions: no model finds them
 #            (the recall ceiling).
 # Legitimate V1 also drifts by +0.3 standard deviations on day 2.
+GENERATOR_VERSION = 2  # in generated file names: data from an older generator is not reused
 FRAUD_SHIFT = {"V3": -2.0, "V4": 2.0, "V10": -2.5, "V11": 1.8, "V12": -2.8, "V14": -3.2, "V17": -2.6}
 DRIFTED_SHIFT = {"V3": -2.0, "V4": 2.0, "V9": -2.5, "V11": 1.8, "V12": -2.8, "V14": -3.2, "V16": -2.6}
 FRAUD_PATTERNS = ("shifted", "drifted", "paired", "camouflaged")
