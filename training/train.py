@@ -252,7 +252,10 @@ def prepare_split(X: np.ndarray, y: np.ndarray, time: np.ndarray, cfg: TrainConf
     tr, va = split.train, split.validation
     for name, rows in (("training", tr), ("validation", va)):
         if int(y[rows].sum()) < 2:
-            raise ValueError(f"the {name} rows hold {int(y[rows].sum())} frauds: too few")
+            raise ValueError(
+                f"the {name} rows ({len(rows):,}, by Time) hold {int(y[rows].sum())} frauds: too few to train and "
+                "choose a threshold; change --holdout / --validation, or use --protocol kfold"
+            )
     scaler = Scaler.fit(X[tr])
     train_X, train_y = scaler.transform(X[tr]), np.asarray(y[tr])
     if cfg.smote == "honest":
