@@ -49,9 +49,9 @@ def dbt(*args: str) -> None:
 def make_data(rows: int, data: Path | None) -> tuple[Path, str]:
     if data:
         return data, f"Kaggle-format file {data}"
-    from training.data import write_synthetic_csv
+    from training.data import GENERATOR_VERSION, write_synthetic_csv
 
-    path = ROOT / "data" / f"synthetic_{rows}.csv"
+    path = ROOT / "data" / f"synthetic_{rows}_v{GENERATOR_VERSION}.csv"
     if path.exists():
         return path, f"reused {path.relative_to(ROOT)}"
     write_synthetic_csv(path, rows)
@@ -76,11 +76,11 @@ def train(path: Path, profile: str, model_dir: Path) -> str:
         if meta["training_data"]["source"] == str(path) and meta["config"] == PROFILES[profile].as_dict():
             return f"reused {meta['model_version']} (same data and profile)"
     from training import data
-    from training.train import cross_validate
+    from training.train import train as fit
 
     dataset = data.load_kaggle_csv(path)
     started = time.perf_counter()
-    result = cross_validate(dataset.X, dataset.y, PROFILES[profile])
+    result = fit(dataset.X, dataset.y, dataset.time, PROFILES[profile])
     meta = artifacts.save(result, dataset.describe(), model_dir, time.perf_counter() - started)
     return f"trained {meta['model_version']} ({profile} profile)"
 
@@ -115,10 +115,12 @@ def test() -> str:
     dbt("test", "--quiet")
 
 
-def summary(model_version: str) -> None:
+def summary(meta: dict) -> None:
     from training.db import connection
 
+    model_version = meta["model_version"]
     schema = os.environ.get("FRAUD_DBT_SCHEMA", "analytics")
+    holdout_from = (meta.get("split") or {}).get("holdout_from_time")
     with connection() as conn, conn.cursor() as cur:
         cur.execute(
             f"select count(*), count(*) filter (where is_fraud) from {schema}.fraud_scores where model_version = %s",
@@ -130,12 +132,47 @@ def summary(model_version: str) -> None:
             (model_version,),
         )
         labeled, precision, recall = cur.fetchone() or (0, None, None)
+        held_out = None
+        if holdout_from is not None:
+            # The holdout as the database scored it: the same later rows, the same threshold.
+            cur.execute(
+                f"""select count(*), count(*) filter (where s.is_fraud),
+                           count(*) filter (where s.is_fraud and t.is_labeled_fraud),
+                           count(*) filter (where t.is_labeled_fraud)
+                    from {schema}.fraud_scores as s
+                    inner join {schema}.stg_raw__credit_card as t on s.transaction_id = t.transaction_id
+                    where s.model_version = %s and t.seconds_since_start >= %s""",
+                (model_version, holdout_from),
+            )
+            held_out = cur.fetchone()
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
     print("\n=== fraud scoring demo: summary ===")
     print(f"model version      {model_version}")
+    print(f"threshold          {meta['threshold']:.4g}: {meta.get('threshold_rule', 'fixed')}")
     print(f"rows scored        {scored:,}")
     print(f"rows flagged       {flagged:,}")
-    print(f"labeled rows       {labeled:,}: precision {fmt(precision)}, recall {fmt(recall)}")
+    print(
+        f"labeled rows       {labeled:,}: precision {fmt(precision)}, recall {fmt(recall)} "
+        "(all rows, training rows included)"
+    )
+    if held_out is not None:
+        rows, hflagged, tp, frauds = held_out
+        m = meta["holdout_metrics"]
+        print(
+            f"held-out rows      {rows:,} (Time >= {holdout_from:,.0f} s, never used to train, select or threshold), "
+            f"{frauds} frauds"
+        )
+        print(
+            f"  at the threshold flagged {hflagged:,}: precision {fmt(tp / hflagged if hflagged else None)}, "
+            f"recall {fmt(tp / frauds if frauds else None)}, F1 {m['f1']:.3f}, PR-AUC {m['pr_auc']:.3f}, "
+            f"ROC-AUC {m['roc_auc']:.3f}"
+        )
+        print("  another threshold (held-out rows; artifacts/demo/tradeoff.csv, tradeoff.png):")
+        for p in meta.get("tradeoff", []):
+            print(
+                f"    recall {p['recall']:.2f} at threshold {p['threshold']:<8.4g} precision {p['precision']:.3f}, "
+                f"flagged {p['flagged']:,}"
+            )
     print("seconds per step")
     for name, seconds, note in timings:
         print(f"  {name:<26} {seconds:7.1f}  {note}")
@@ -158,7 +195,7 @@ def main() -> None:
     seed()
     run()
     test()
-    summary(artifacts.load_metadata(model_dir)["model_version"])
+    summary(artifacts.load_metadata(model_dir))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,16 @@ from pathlib import Path
 import numpy as np
 
 from training import FEATURES
-from training.train import CVResult
+from training.evaluate import METRIC_NAMES, tradeoff_curve
+from training.train import CVResult, TrainResult
 
 MODEL_FILE = "model.h5"
 METADATA_FILE = "metadata.json"
 LOSS_PLOT = "loss.png"
 PR_PLOT = "precision_recall.png"
 MODEL_CARD = "MODEL_CARD.md"
+TRADEOFF_CSV = "tradeoff.csv"
+TRADEOFF_PLOT = "tradeoff.png"
 MODEL_NAME = "fraud-mlp"
 
 
@@ -37,17 +40,21 @@ def library_versions() -> dict:
     return {"tensorflow": tf.__version__, "keras": keras.__version__, "h5py": h5py.__version__, "numpy": np.__version__}
 
 
-def save(result: CVResult, data_description: dict, out_dir: Path | str, elapsed_s: float | None = None) -> dict:
+def save(
+    result: TrainResult | CVResult, data_description: dict, out_dir: Path | str, elapsed_s: float | None = None
+) -> dict:
+    if isinstance(result, CVResult):
+        result = TrainResult.from_cv(result)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    best = result.best_fold
     model_path = out / MODEL_FILE
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Keras 3 warns that .h5 is its legacy format: we want it.
         # No optimizer state: scoring never needs it, and its variable names are
         # numbered per process (rm_sprop_1...), which made the same weights a new version.
-        best.model.save(model_path, include_optimizer=False)
+        result.model.save(model_path, include_optimizer=False)
     sha = sha256_file(model_path)
+    cfg = result.config
     metadata = {
         "model_name": MODEL_NAME,
         # Content-addressed: the same weights always get the same version.
@@ -56,20 +63,59 @@ def save(result: CVResult, data_description: dict, out_dir: Path | str, elapsed_
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "features": list(FEATURES),
         "n_features": len(FEATURES),
-        "threshold": result.config.threshold,
-        "scaler": best.scaler.as_dict(),
+        "threshold": result.threshold,
+        "threshold_rule": cfg.threshold_rule,
+        "scaler": result.scaler.as_dict(),
         "training_data": data_description,
-        "config": result.config.as_dict(),
-        "metrics": result.summary(),
-        "best_fold_metrics": best.metrics,
+        "config": cfg.as_dict(),
+        "split": result.split_info,
+        # Metrics at the shipped threshold on the rows that chose it (validation rows or the best fold).
+        "validation_metrics": result.validation,
+        # Every headline figure: the later rows no model, selection or threshold saw.
+        "holdout_metrics": result.holdout,
         "training_seconds": round(elapsed_s, 1) if elapsed_s is not None else None,
+        "fit_seconds": round(result.seconds, 1),
         "libraries": library_versions(),
     }
+    if result.cv is not None:
+        metadata["metrics"] = result.cv.summary()
+        metadata["best_fold_metrics"] = result.cv.best_fold.metrics
+    else:
+        metadata["metrics"] = {"validation": result.validation, "holdout": result.holdout}
+        metadata["history"] = result.history
+    curve = []
+    if result.holdout is not None:
+        curve = tradeoff_curve(result.holdout_y, result.holdout_prob)
+        _write_curve(curve, out / TRADEOFF_CSV)
+        metadata["tradeoff"] = _curve_summary(curve, result.holdout)
     (out / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
     _plot_loss(result, out / LOSS_PLOT)
     _plot_pr(result, out / PR_PLOT)
+    if result.holdout is not None:
+        _plot_tradeoff(result, curve, out / TRADEOFF_PLOT)
     (out / MODEL_CARD).write_text(model_card(metadata))
     return metadata
+
+
+RECALL_POINTS = (0.5, 0.6, 0.7, 0.8, 0.9)
+
+
+def _write_curve(curve: list[dict], path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("threshold,flagged,tp,fp,precision,recall\n")
+        for p in curve:
+            f.write(f"{p['threshold']:.6g},{p['flagged']},{p['tp']},{p['fp']},{p['precision']:.4f},{p['recall']:.4f}\n")
+
+
+def _curve_summary(curve: list[dict], holdout: dict) -> list[dict]:
+    """For a few recall levels on the holdout: the highest threshold reaching it, and what it flags."""
+    rows = holdout["rows"]
+    points = []
+    for target in RECALL_POINTS:
+        hit = next((p for p in curve if p["recall"] >= target - 1e-12), None)
+        if hit is not None:
+            points.append({"recall_at_least": target, **hit, "flagged_per_10k": round(1e4 * hit["flagged"] / rows, 1)})
+    return points
 
 
 def load_metadata(model_dir: Path | str) -> dict:
@@ -82,7 +128,7 @@ def _mean_curve(histories: list[list[float]]) -> np.ndarray:
     return np.array([np.mean([h[e] for h in histories if len(h) > e]) for e in range(longest)])
 
 
-def _plot_loss(result: CVResult, path: Path) -> None:
+def _plot_loss(result: TrainResult, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -90,16 +136,20 @@ def _plot_loss(result: CVResult, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, label in (("loss", "training"), ("val_loss", "validation")):
-        curve = _mean_curve([f.history[key] for f in result.folds])
+        if result.cv is not None:
+            curve = _mean_curve([f.history[key] for f in result.cv.folds])
+        else:
+            curve = np.asarray(result.history[key])
         ax.plot(np.arange(1, len(curve) + 1), curve, marker="o", label=label)
-    ax.set(xlabel="epoch", ylabel="binary cross-entropy", title=f"Loss, mean over {len(result.folds)} folds")
+    title = f"Loss, mean over {len(result.cv.folds)} folds" if result.cv is not None else "Loss (weighted in training)"
+    ax.set(xlabel="epoch", ylabel="binary cross-entropy", title=title)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def _plot_pr(result: CVResult, path: Path) -> None:
+def _plot_pr(result: TrainResult, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -107,54 +157,146 @@ def _plot_pr(result: CVResult, path: Path) -> None:
     from sklearn.metrics import precision_recall_curve
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for f in result.folds:
-        precision, recall, _ = precision_recall_curve(f.val_y, f.val_prob)
-        style = {"lw": 2.5} if f.index == result.best else {"lw": 1, "alpha": 0.5}
-        ax.plot(recall, precision, label=f"fold {f.index + 1}" + (" (best)" if f.index == result.best else ""), **style)
-    ax.set(
-        xlabel="recall", ylabel="precision", title="Precision-recall on validation folds", xlim=(0, 1), ylim=(0, 1.02)
-    )
+    if result.cv is not None:
+        for f in result.cv.folds:
+            precision, recall, _ = precision_recall_curve(f.val_y, f.val_prob)
+            best = f.index == result.cv.best
+            style = {"lw": 2.5} if best else {"lw": 1, "alpha": 0.5}
+            ax.plot(recall, precision, label=f"fold {f.index + 1}" + (" (best)" if best else ""), **style)
+    elif result.val_y is not None:
+        precision, recall, _ = precision_recall_curve(result.val_y, result.val_prob)
+        ax.plot(recall, precision, label="validation rows")
+    if result.holdout is not None:
+        precision, recall, _ = precision_recall_curve(result.holdout_y, result.holdout_prob)
+        ax.plot(recall, precision, lw=2.5, color="black", label="holdout (later rows)")
+    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall", xlim=(0, 1), ylim=(0, 1.02))
     ax.legend(fontsize="small")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def model_card(m: dict) -> str:
-    cfg, data, avg = m["config"], m["training_data"], m["metrics"]["average"]
-    best = m["best_fold_metrics"]
-    rows = "\n".join(
-        f"| {f['fold'] + 1} | {f['epochs_run']} | {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} "
-        f"| {f['roc_auc']:.4f} | {f['pr_auc']:.3f} |"
-        for f in m["metrics"]["folds"]
-    )
-    mean_row = (
-        f"| **mean** | | {avg['precision']:.3f} | {avg['recall']:.3f} | {avg['f1']:.3f} "
-        f"| {avg['roc_auc']:.4f} | {avg['pr_auc']:.3f} |"
-    )
-    libs = ", ".join(f"{k} {v}" for k, v in m["libraries"].items())
-    return f"""# Model card: {m["model_version"]}
+def _plot_tradeoff(result: TrainResult, curve: list[dict], path: Path) -> None:
+    """Holdout precision, recall and rows flagged against the threshold, the shipped one marked."""
+    import matplotlib
 
-- **Network**: Dense 256-128-64-32 (sigmoid), Dropout {cfg["dropout_rate"]}, Dense 1 (sigmoid); RMSprop,
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = np.array([p["threshold"] for p in curve])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(t, [p["precision"] for p in curve], label="precision")
+    ax.plot(t, [p["recall"] for p in curve], label="recall")
+    ax.axvline(result.threshold, color="grey", ls="--", label=f"shipped threshold {result.threshold:.3g}")
+    ax.set(xlabel="threshold (flag when probability >= threshold)", ylabel="on holdout rows", ylim=(0, 1.02))
+    if t.min() > 0 and t.max() < 1:
+        ax.set_xscale("logit")  # class weights push probabilities towards 0 and 1
+    twin = ax.twinx()
+    twin.plot(t, [p["flagged"] for p in curve], color="black", lw=1, alpha=0.6, label="rows flagged")
+    twin.set(ylabel="rows flagged", yscale="log")
+    lines = ax.get_legend_handles_labels()
+    more = twin.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize="small", loc="lower left")
+    ax.set_title(
+        f"Trade-off on {result.holdout['rows']:,} later rows ({result.holdout['tp'] + result.holdout['fn']} frauds)"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _metrics_row(label: str, m: dict) -> str:
+    return (
+        f"| {label} | {m['rows']:,} | {m['tp'] + m['fn']:,} | {m['tp'] + m['fp']:,} | {m['precision']:.3f} "
+        f"| {m['recall']:.3f} | {m['f1']:.3f} | {m['roc_auc']:.4f} | {m['pr_auc']:.3f} |"
+    )
+
+
+def model_card(m: dict) -> str:
+    cfg, data = m["config"], m["training_data"]
+    libs = ", ".join(f"{k} {v}" for k, v in m["libraries"].items())
+    resampling = (
+        "class weights (frauds weighed n / (2 x frauds))"
+        if cfg["class_weight"] == "balanced"
+        else f"SMOTE mode `{cfg['smote']}`"
+    )
+    if cfg["protocol"] == "kfold":
+        protocol = (
+            f"the 2017 protocol: stratified {cfg['folds']}-fold cross-validation, {resampling}; "
+            f"the best fold by recall (fold {m['metrics']['best_fold'] + 1}) is the model"
+        )
+    else:
+        protocol = (
+            f"one model trained on the earliest rows, {resampling}; early stopping on `{cfg['monitor']}` "
+            "of the validation rows (the next ones in Time)"
+        )
+    split = m.get("split") or {}
+    if m.get("holdout_metrics"):
+        h = split["holdout"]
+        evaluation = (
+            f"the latest {100 * cfg['holdout']:.0f}% of rows by Time (Time >= {split['holdout_from_time']:,.0f}: "
+            f"{h['rows']:,} rows, {h['frauds']} frauds), never used to train, select or threshold the model"
+        )
+    else:
+        evaluation = "none: no holdout (`holdout` 0); the figures below are on validation folds only"
+    table = [
+        "| rows | count | frauds | flagged | precision | recall | F1 | ROC-AUC | PR-AUC |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    if m.get("holdout_metrics"):
+        table.append(_metrics_row("**holdout (later rows)**", m["holdout_metrics"]))
+    table.append(_metrics_row("validation (chose the threshold)", m["validation_metrics"]))
+    card = f"""# Model card: {m["model_version"]}
+
+- **Network**: Dense 256-128-64-32 (sigmoid), Dropout {cfg["dropout_rate"]}, Dense 1 (sigmoid); {cfg["optimizer"]},
   binary cross-entropy (the 2017 "Scoring at Scale with Keras and TensorFlow on Greenplum" model).
 - **Inputs**: {m["n_features"]} features in this order: {", ".join(m["features"])}; standardised with the
-  training fold's mean and scale (in `metadata.json`).
-- **Output**: fraud probability; flagged when >= {m["threshold"]}.
+  training rows' mean and scale (in `metadata.json`).
+- **Output**: fraud probability; flagged when >= **{m["threshold"]:.6g}** ({m["threshold_rule"]}).
 - **Training data**: {data["rows"]:,} rows, {data["frauds"]:,} frauds ({100 * data["fraud_rate"]:.3f}%),
   from `{data["source"]}`.
-- **Protocol**: stratified {cfg["folds"]}-fold cross-validation, SMOTE mode `{cfg["smote"]}`, batch {cfg["batch_size"]},
-  up to {cfg["epochs"]} epochs, early stopping patience {cfg["patience"]}, seed {cfg["seed"]};
-  the best fold by recall (fold {m["metrics"]["best_fold"] + 1}) is the model.
+- **Protocol**: {protocol}; batch {cfg["batch_size"]}, up to {cfg["epochs"]} epochs, patience {cfg["patience"]},
+  seed {cfg["seed"]}.
+- **Evaluation**: {evaluation}.
 - **sha256**: `{m["sha256"]}`; created {m["created_at"]}; {libs}.
 
-## Validation metrics (untouched folds, threshold {m["threshold"]})
+## Metrics at the shipped threshold
+
+{chr(10).join(table)}
+"""
+    if m.get("tradeoff"):
+        rows = "\n".join(
+            f"| {p['recall_at_least']:.1f} | {p['threshold']:.4g} | {p['precision']:.3f} | {p['recall']:.3f} "
+            f"| {p['flagged']:,} | {p['flagged_per_10k']} |"
+            for p in m["tradeoff"]
+        )
+        card += f"""
+## Picking another threshold (holdout rows; full curve in `{TRADEOFF_CSV}`)
+
+| recall at least | threshold | precision | recall | flagged | per 10,000 rows |
+|---:|---:|---:|---:|---:|---:|
+{rows}
+
+These are measured on the holdout: a threshold picked from this table has no untouched figures of
+its own any more. `dbt run --vars '{{fraud_threshold: 0.9}}'` scores with another threshold.
+
+![trade-off]({TRADEOFF_PLOT})
+"""
+    if cfg["protocol"] == "kfold":
+        folds = "\n".join(
+            f"| {f['fold'] + 1} | {f['epochs_run']} | {f['precision']:.3f} | {f['recall']:.3f} | {f['f1']:.3f} "
+            f"| {f['roc_auc']:.4f} | {f['pr_auc']:.3f} |"
+            for f in m["metrics"]["folds"]
+        )
+        avg = m["metrics"]["average"]
+        mean = " | ".join(f"{avg[k]:.4f}" if k == "roc_auc" else f"{avg[k]:.3f}" for k in METRIC_NAMES)
+        card += f"""
+## Validation folds (threshold {cfg["threshold"]}; the best fold was chosen on these, so they flatter it)
 
 | fold | epochs | precision | recall | F1 | ROC-AUC | PR-AUC |
 |---:|---:|---:|---:|---:|---:|---:|
-{rows}
-{mean_row}
-
-Best fold: precision {best["precision"]:.3f}, recall {best["recall"]:.3f}.
-
-![loss](loss.png) ![precision-recall](precision_recall.png)
+{folds}
+| **mean** | | {mean} |
 """
+    card += "\n![loss](loss.png) ![precision-recall](precision_recall.png)\n"
+    return card

@@ -137,16 +137,47 @@ def load_kaggle_csv(path: Path | str) -> Dataset:
 
 # --- synthetic data --------------------------------------------------------
 
-# Frauds differ from legitimate transactions on a handful of components, as in
-# the real data (V14, V12, V10, V17, V3 low; V4, V11 high), by a shift measured
-# in each component's standard deviation.
+# Legitimate transactions: Student-t noise with decreasing variance, like PCA output.
+# Frauds follow one of four patterns of different difficulty, and the mix drifts
+# between the two days (the real file spans two days too):
+#   shifted  (day 1: 45%, day 2: 35%): low V14, V12, V10, V17, V3 and high V4, V11, by a
+#            per-fraud strength, as in the real data; easy when strong, hard when weak.
+#   drifted  (day 1: 20%, day 2: 35%): the same direction with V10 and V17 replaced by
+#            V9 and V16 on day 2 (a fraud ring changing its habits); seen less in training.
+#   paired   (day 1: 25%, day 2: 25%): no mean shift at all; V5, V6 and V7 are large with
+#            the same sign (either sign), so only a non-linear model separates them.
+#   camouflaged (10%, 5%): drawn like legitimate transactions: no model finds them
+#            (the recall ceiling).
+# Legitimate V1 also drifts by +0.3 standard deviations on day 2.
+GENERATOR_VERSION = 2  # in generated file names: data from an older generator is not reused
 FRAUD_SHIFT = {"V3": -2.0, "V4": 2.0, "V10": -2.5, "V11": 1.8, "V12": -2.8, "V14": -3.2, "V17": -2.6}
+DRIFTED_SHIFT = {"V3": -2.0, "V4": 2.0, "V9": -2.5, "V11": 1.8, "V12": -2.8, "V14": -3.2, "V16": -2.6}
+FRAUD_PATTERNS = ("shifted", "drifted", "paired", "camouflaged")
+PATTERN_MIX = {1: (0.45, 0.20, 0.25, 0.10), 2: (0.35, 0.35, 0.25, 0.05)}
+ONE_DAY_S = TWO_DAYS_S // 2
 CHUNK_ROWS = 100_000
 
 
 def _component_std() -> np.ndarray:
     # Decreasing variance like PCA output (Kaggle: V1 ~1.96 ... V28 ~0.33).
     return np.geomspace(1.96, 0.33, N_FEATURES)
+
+
+def _shift_vector(shift: dict) -> np.ndarray:
+    vec = np.zeros(N_FEATURES)
+    for name, s in shift.items():
+        vec[FEATURES.index(name)] = s
+    return vec
+
+
+def fraud_patterns(time: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """The pattern index (into FRAUD_PATTERNS) of frauds at `time`, from uniforms `u`."""
+    day = np.where(time < ONE_DAY_S, 1, 2)
+    out = np.empty(len(time), dtype=np.int8)
+    for d, mix in PATTERN_MIX.items():
+        cum = np.cumsum(mix)
+        out[day == d] = np.searchsorted(cum, u[day == d] * cum[-1], side="right").clip(0, len(mix) - 1)
+    return out
 
 
 def generate_chunk(rows: int, start_row: int, seed: int, fraud_rate: float, rows_per_second: float):
@@ -156,19 +187,31 @@ def generate_chunk(rows: int, start_row: int, seed: int, fraud_rate: float, rows
     # Student-t noise (df=5, unit variance) gives the heavy tails of the real components.
     X = rng.standard_t(5, size=(rows, N_FEATURES)) * math.sqrt(3 / 5) * std
     y = (rng.random(rows) < fraud_rate).astype(np.int8)
-    n_fraud = int(y.sum())
-    if n_fraud:
-        shift = np.zeros(N_FEATURES)
-        for name, s in FRAUD_SHIFT.items():
-            shift[FEATURES.index(name)] = s
-        # Per-fraud strength: some frauds look almost legitimate (a recall ceiling).
-        strength = rng.uniform(0.0, 1.4, size=(n_fraud, 1))
-        X[y == 1] = X[y == 1] * 1.3 + strength * shift * std
     t0 = start_row / rows_per_second
     time = np.floor(t0 + np.sort(rng.random(rows)) * rows / rows_per_second)
+    day2 = time >= ONE_DAY_S
+    X[day2, 0] += 0.3 * std[0]
+    fraud = np.flatnonzero(y == 1)
+    if len(fraud):
+        pattern = fraud_patterns(time[fraud], rng.random(len(fraud)))
+        strength = rng.uniform(0.4, 1.5, size=len(fraud))
+        sign = rng.choice([-1.0, 1.0], size=len(fraud))
+        magnitude = rng.uniform(1.5, 3.0, size=(len(fraud), 3))
+        for i, (row, p) in enumerate(zip(fraud, pattern, strict=True)):
+            name = FRAUD_PATTERNS[p]
+            if name == "camouflaged":
+                continue
+            X[row] *= 1.3
+            if name == "shifted":
+                X[row] += strength[i] * _shift_vector(FRAUD_SHIFT) * std
+            elif name == "drifted":
+                shift = DRIFTED_SHIFT if day2[row] else FRAUD_SHIFT
+                X[row] += strength[i] * _shift_vector(shift) * std
+            else:  # paired
+                X[row, 4:7] = sign[i] * magnitude[i] * std[4:7] + 0.3 * X[row, 4:7]
     amount = np.round(np.minimum(np.exp(rng.normal(3.0, 1.4, rows)), 25_691.16), 2)
-    fraud_amount = np.round(np.minimum(np.exp(rng.normal(2.6, 2.0, n_fraud)), 2_125.87), 2)
-    amount[y == 1] = fraud_amount
+    fraud_amount = np.round(np.minimum(np.exp(rng.normal(2.6, 2.0, len(fraud))), 2_125.87), 2)
+    amount[fraud] = fraud_amount
     return time, X.astype(np.float32), amount, y
 
 

@@ -22,8 +22,9 @@ def build_model(cfg: TrainConfig):
         keras.layers.Dense(1, activation="sigmoid", name="fraud_probability"),
     ]
     model = keras.Sequential(layers, name="fraud_mlp")
+    optimizer = keras.optimizers.Adam if cfg.optimizer == "adam" else keras.optimizers.RMSprop
     model.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate=cfg.learning_rate),
+        optimizer=optimizer(learning_rate=cfg.learning_rate),
         loss="binary_crossentropy",
     )
     return model

@@ -113,3 +113,21 @@ def test_generator_rejects_bad_arguments():
         synthetic_dataset(0)
     with pytest.raises(ValueError, match="fraud_rate"):
         synthetic_dataset(10, fraud_rate=1.5)
+
+
+def test_fraud_patterns_mix_drifts_between_the_days():
+    from training.data import FRAUD_PATTERNS, ONE_DAY_S, PATTERN_MIX, fraud_patterns
+
+    u = np.random.default_rng(0).random(200_000)
+    for day, time in ((1, np.zeros_like(u)), (2, np.full_like(u, ONE_DAY_S))):
+        share = np.bincount(fraud_patterns(time, u), minlength=len(FRAUD_PATTERNS)) / len(u)
+        assert share == pytest.approx(PATTERN_MIX[day], abs=0.01)
+    # in the data: day-2 frauds drop V10 and V17 for V9 and V16 (the drifted pattern), legitimate V1 moves
+    data = synthetic_dataset(284_807, seed=3, fraud_rate=0.02)
+    day2 = data.time >= ONE_DAY_S
+    fraud = data.y == 1
+    col = {name: int(name[1:]) - 1 for name in ("V1", "V9", "V10")}
+    assert data.X[fraud & ~day2, col["V10"]].mean() < data.X[fraud & day2, col["V10"]].mean() - 0.3
+    assert data.X[fraud & day2, col["V9"]].mean() < data.X[fraud & ~day2, col["V9"]].mean() - 0.3
+    legit_shift = data.X[~fraud & day2, col["V1"]].mean() - data.X[~fraud & ~day2, col["V1"]].mean()
+    assert 0.4 < legit_shift < 0.8  # 0.3 standard deviations of V1 (1.96)
