@@ -14,6 +14,25 @@
     {{ return(_fraud_stack_by_ranges(staged, batch_rows, last_stacked_sql, name)) }}
 {%- endmacro %}
 
+{% macro fraud_source_table_id() -%}
+    {#- SQL for the raw table's identity: its oid and its data file. A reload that
+        swaps in a new table (the loader) or truncates and refills it changes it,
+        so stacks built from earlier data are never taken for current ones. -#}
+    (
+        select c.oid::text || '/' || c.relfilenode::text
+        from pg_class as c
+        where c.oid = {{ fraud_quote_literal(source('raw', 'credit_card')) }}::regclass
+    )
+{%- endmacro %}
+
+{% macro fraud_drop_stacks_of_replaced_source() -%}
+    {#- A pre-hook of int_credit_card__scoring_stacks: in an incremental run, delete
+        the stacks built from an earlier incarnation of the raw table. -#}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where source_table_id is distinct from {{ fraud_source_table_id() }}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro _fraud_new_transactions(last_stacked_sql) -%}
     {%- if last_stacked_sql -%}
         transaction_id > coalesce(({{ last_stacked_sql }}), '-9223372036854775808'::bigint)
@@ -91,6 +110,7 @@ where staged.transaction_id between {{ first_id_sql }} and {{ last_id_sql }}
         last_transaction_id,
         transaction_ids,
         stack,
+        {{ fraud_source_table_id() }} as source_table_id,
         now() as stacked_at
     from {{ name }}_stacks
 
@@ -122,6 +142,7 @@ where staged.transaction_id between {{ first_id_sql }} and {{ last_id_sql }}
         last_transaction_id,
         transaction_ids,
         stack,
+        {{ fraud_source_table_id() }} as source_table_id,
         now() as stacked_at
     from {{ name }}_stacks
 

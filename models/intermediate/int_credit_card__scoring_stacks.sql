@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
+        pre_hook="{{ fraud_drop_stacks_of_replaced_source() }}",
         post_hook="{{ fraud_distribute_stacks() }}",
     )
 }}
@@ -13,9 +14,10 @@
     rows, a few per million transactions, and repacks nothing.
 
     Incremental: a run stacks the transactions above the highest id stacked so
-    far (the loader numbers appended rows after the current maximum). A source
-    row inserted below that id, corrected or deleted needs
-    `dbt run --full-refresh --select int_credit_card__scoring_stacks+`. -#}
+    far (the loader numbers appended rows after the current maximum). When the
+    raw table was replaced or truncated since (source_table_id), its stacks are
+    dropped first and everything is stacked again. A source row corrected in
+    place needs `dbt run --full-refresh --select int_credit_card__scoring_stacks+`. -#}
 
 with
 

@@ -29,7 +29,8 @@ with
 {{ fraud_stack_transactions(
     ref('stg_raw__credit_card'),
     fraud_batch_rows(),
-    last_stacked_sql="select max(last_transaction_id) from " ~ ref('int_credit_card__scoring_stacks'),
+    last_stacked_sql="select max(last_transaction_id) from " ~ ref('int_credit_card__scoring_stacks')
+        ~ " where source_table_id = " ~ fraud_source_table_id(),
     name='not_yet_stacked',
 ) }},
 
@@ -54,17 +55,20 @@ stored as (
             stacked.n_rows
         {%- endif %} as source_rows
     from {{ ref('int_credit_card__scoring_stacks') }} as stacked
-    {% if is_incremental() -%}
-    -- only stacks without scores from the selected model version: a stack is
-    -- scored whole, in one statement, so its first transaction stands for it
-        where not exists (
-            select 1
-            from {{ this }} as scored
-            where
-                scored.transaction_id = stacked.first_transaction_id
-                and scored.model_version = {{ fraud_quote_literal(model.version) }}
-        )
-    {%- endif %}
+    -- stacks of the raw table as it is (not of data it held before a reload)
+    where
+        stacked.source_table_id = {{ fraud_source_table_id() }}
+        {% if is_incremental() -%}
+            -- only stacks without scores from the selected model version: a stack is
+            -- scored whole, in one statement, so its first transaction stands for it
+            and not exists (
+                select 1
+                from {{ this }} as scored
+                where
+                    scored.transaction_id = stacked.first_transaction_id
+                    and scored.model_version = {{ fraud_quote_literal(model.version) }}
+            )
+        {%- endif %}
 
 ),
 

@@ -445,6 +445,28 @@ def test_an_ordinary_role_scores_once_granted_and_cannot_replace_the_functions(p
     project.dbt("run-operation", "install_fraud_scoring")
 
 
+def test_a_reloaded_source_is_stacked_and_scored_anew(project, model_dir, tmp_path):
+    """The loader swaps in a new table (same ids, other values): stacks of the earlier data are never scored."""
+    csv = write_synthetic_csv(tmp_path / "reload.csv", 3000, seed=5, fraud_rate=0.01)
+    with connection() as conn:
+        load_csv(conn, csv, f"{project.raw_schema}.credit_card")
+    # fraud_scores without the stacks model: the stored stacks are of the old table, so the rows are stacked on the fly
+    project.dbt("run", "--select", "fraud_scores+", "--full-refresh", fraud_model_version=project.version_a)
+    rows = query(f"select transaction_id, {FEATURES} from {project.raw_schema}.credit_card")
+    X = np.array([r[1:] for r in rows], dtype=np.float32)
+    meta = artifacts.load_metadata(model_dir)
+    expected = load_scorer((model_dir / artifacts.MODEL_FILE).read_bytes(), meta, "numpy").predict(X)
+    s = scores(project)
+    assert sorted(s) == sorted(r[0] for r in rows)
+    assert max(abs(s[r[0]][0] - p) for r, p in zip(rows, expected.tolist(), strict=True)) < 1e-6
+    # the stacks model drops the old table's stacks and stacks the new one's rows
+    project.dbt("run", "--select", "int_credit_card__scoring_stacks")
+    stacked = query(
+        f"select sum(n_rows), count(distinct source_table_id) from {project.schema}.int_credit_card__scoring_stacks"
+    )
+    assert stacked == [(3000, 1)]
+
+
 def test_an_empty_source_table_gives_an_empty_score_table(project):
     query(f"truncate {project.raw_schema}.credit_card")
     project.dbt("run", "--select", "fraud_scores+", "--full-refresh")
