@@ -11,6 +11,7 @@
         unique_key='transaction_id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        fraud_constraints_after_load=true,
         pre_hook=[
             "select pg_advisory_xact_lock(hashtext('{{ this }}'))",
             "do $$ begin if exists (select from pg_settings where name = 'jit') then set local jit = off; end if; end $$",

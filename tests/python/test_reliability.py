@@ -86,16 +86,15 @@ def test_duplicated_rows_are_reported_with_their_lines_or_refused(project, tmp_p
 
 
 def _scoring_backend(project: DbtProject, timeout: float = 60.0) -> int:
-    """The pid of the backend running this project's scoring query (a full refresh's insert), once it runs.
+    """The pid of the backend running this project's scoring query (a full refresh's create table as), once it runs.
 
     pg_stat_activity keeps the first 1 kB of a query: match on the statement's start.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         rows = query(
-            "select pid from pg_stat_activity where state = 'active' and pid <> pg_backend_pid()"
-            " and query like %s and query like %s",
-            ("%insert into%", f'%"{project.schema}"."fraud_scores__dbt_tmp"%'),
+            "select pid from pg_stat_activity where state = 'active' and pid <> pg_backend_pid() and query like %s",
+            (f'%create table "fraud"."{project.schema}"."fraud_scores__dbt_tmp"%',),
         )
         if rows:
             return rows[0][0]

@@ -1,0 +1,55 @@
+{#- How dbt builds a contract-enforced table from a query: faster for fraud_scores. -#}
+
+{% macro postgres__create_table_as(temporary, relation, sql) -%}
+    {#- dbt-postgres's own, except for models configured fraud_constraints_after_load
+        on PostgreSQL: there the contract is checked as dbt does, then the table is
+        built with CREATE TABLE AS and the contract's constraints added after. dbt's
+        way (create the table with its primary key, then INSERT ... SELECT) maintains
+        the key row by row: at 8M rows `dbt run` took 31.1 s against 17.7 s for the
+        same query as CREATE TABLE AS. Building the key once, after, costs a sort. -#}
+    {%- set contract = config.get('contract') -%}
+    {%- if temporary or not contract.enforced or not config.get('fraud_constraints_after_load', false)
+        or fraud_engine_kind() == 'greenplum' -%}
+        {{ return(dbt.postgres__create_table_as(temporary, relation, sql)) }}
+    {%- endif -%}
+    {{ get_assert_columns_equivalent(sql) }}
+    create table {{ relation }} as (
+        {{ sql }}
+    );
+    {{ _fraud_add_contract_constraints(relation) }}
+{%- endmacro %}
+
+{% macro _fraud_add_contract_constraints(relation) -%}
+    {#- The model's not_null and primary_key constraints (column and model level) as one
+        ALTER TABLE; any other kind is refused rather than silently dropped. -#}
+    {%- set clauses, keys = [], [] -%}
+    {%- for name, column in model['columns'].items() -%}
+        {%- for constraint in column.get('constraints', []) -%}
+            {%- if constraint['type'] == 'not_null' -%}
+                {%- do clauses.append('alter column ' ~ adapter.quote(name) ~ ' set not null') -%}
+            {%- elif constraint['type'] == 'primary_key' -%}
+                {%- do keys.append([adapter.quote(name)]) -%}
+            {%- else -%}
+                {{ exceptions.raise_compiler_error(
+                    "fraud_constraints_after_load supports not_null and primary_key constraints, not "
+                    ~ constraint['type'] ~ " on " ~ name
+                ) }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- for constraint in model.get('constraints', []) -%}
+        {%- if constraint['type'] == 'primary_key' -%}
+            {%- do keys.append(constraint['columns'] | map('string') | list) -%}
+        {%- else -%}
+            {{ exceptions.raise_compiler_error(
+                "fraud_constraints_after_load supports primary_key model constraints, not " ~ constraint['type']
+            ) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for key in keys -%}
+        {%- do clauses.append('add primary key (' ~ (key | join(', ')) ~ ')') -%}
+    {%- endfor -%}
+    {%- if clauses -%}
+        alter table {{ relation }} {{ clauses | join(', ') }};
+    {%- endif -%}
+{%- endmacro %}
