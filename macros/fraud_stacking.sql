@@ -9,9 +9,26 @@
         int_credit_card__scoring_stacks, and by fraud_scores for transactions
         not stacked yet. The other CTEs' names start with `name`. -#}
     {%- if fraud_engine_kind() == 'greenplum' -%}
-        {{ return(_fraud_stack_by_grouping(staged, batch_rows, last_stacked_sql, name)) }}
-    {%- endif -%}
-    {{ return(_fraud_stack_by_ranges(staged, batch_rows, last_stacked_sql, name)) }}
+        {{ _fraud_stack_by_grouping(staged, batch_rows, last_stacked_sql, name) }}
+    {%- else -%}
+        {{ _fraud_stack_by_ranges(staged, batch_rows, last_stacked_sql, name) }}
+    {%- endif -%},
+
+{{ name }} as (
+
+    select
+        batch_rows,
+        batch_id,
+        n_rows,
+        first_transaction_id,
+        last_transaction_id,
+        transaction_ids,
+        stack,
+        {{ fraud_source_table_id() }} as source_table_id,
+        now() as stacked_at
+    from {{ name }}_stacks
+
+)
 {%- endmacro %}
 
 {% macro fraud_source_table_id() -%}
@@ -31,6 +48,18 @@
     {%- if is_incremental() -%}
         delete from {{ this }} where source_table_id is distinct from {{ fraud_source_table_id() }}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro fraud_stack_not_scored(first_transaction_id_sql, scores, version) -%}
+    {#- True for a stack without scores from `version` in `scores`: a stack is scored
+        whole, in one statement, so its first transaction stands for it. -#}
+    not exists (
+        select 1
+        from {{ scores }} as scored
+        where
+            scored.transaction_id = {{ first_transaction_id_sql }}
+            and scored.model_version = {{ fraud_quote_literal(version) }}
+    )
 {%- endmacro %}
 
 {% macro _fraud_new_transactions(last_stacked_sql) -%}
@@ -98,22 +127,6 @@ where staged.transaction_id between {{ first_id_sql }} and {{ last_id_sql }}
             and {{ _fraud_new_transactions(last_stacked_sql) }}
     ) as batch
 
-),
-
-{{ name }} as (
-
-    select
-        batch_rows,
-        batch_id,
-        n_rows,
-        first_transaction_id,
-        last_transaction_id,
-        transaction_ids,
-        stack,
-        {{ fraud_source_table_id() }} as source_table_id,
-        now() as stacked_at
-    from {{ name }}_stacks
-
 )
 {%- endmacro %}
 
@@ -129,22 +142,6 @@ where staged.transaction_id between {{ first_id_sql }} and {{ last_id_sql }}
     from {{ staged }}
     where {{ _fraud_new_transactions(last_stacked_sql) }}
     group by transaction_id / {{ batch_rows }}
-
-),
-
-{{ name }} as (
-
-    select
-        batch_rows,
-        batch_id,
-        n_rows,
-        first_transaction_id,
-        last_transaction_id,
-        transaction_ids,
-        stack,
-        {{ fraud_source_table_id() }} as source_table_id,
-        now() as stacked_at
-    from {{ name }}_stacks
 
 )
 {%- endmacro %}

@@ -62,13 +62,7 @@ stored as (
         {% if is_incremental() -%}
             -- only stacks without scores from the selected model version: a stack is
             -- scored whole, in one statement, so its first transaction stands for it
-            and not exists (
-                select 1
-                from {{ this }} as scored
-                where
-                    scored.transaction_id = stacked.first_transaction_id
-                    and scored.model_version = {{ fraud_quote_literal(model.version) }}
-            )
+            and {{ fraud_stack_not_scored('stacked.first_transaction_id', this, model.version) }}
         {%- endif %}
 
 ),
@@ -107,13 +101,7 @@ stacks as (
         stack
     from not_yet_stacked
     {% if is_incremental() -%}
-        where not exists (
-            select 1
-            from {{ this }} as scored
-            where
-                scored.transaction_id = not_yet_stacked.first_transaction_id
-                and scored.model_version = {{ fraud_quote_literal(model.version) }}
-        )
+        where {{ fraud_stack_not_scored('not_yet_stacked.first_transaction_id', this, model.version) }}
     {%- endif %}
 
 ),
