@@ -129,7 +129,7 @@ def limit_blas_threads():
 
     Without it, each of our threads would start its own BLAS threads: cores x cores.
     Where threadpoolctl is missing, OPENBLAS_NUM_THREADS=1 in the server's
-    environment does the same (the segment probe reports which applies).
+    environment does the same (the segment probe does not report this yet: #12).
     """
     if _BLAS_LIMITED:
         return _BLAS_LIMITED[0]
