@@ -62,6 +62,9 @@
     {%- for role in roles %}
     grant usage on schema {{ schema }} to {{ role }};
     grant select on {{ schema }}.models, {{ schema }}.installation to {{ role }};
+    {%- if fraud_engine_kind() == 'greenplum' %}
+    grant select on {{ schema }}.segment_keys to {{ role }};
+    {%- endif %}
         {%- for function in fraud_scoring_functions(schema) %}
     grant execute on function {{ function }} to {{ role }};
         {%- endfor %}
@@ -82,6 +85,11 @@
 {%- set distributed = ' distributed replicated' if greenplum else '' -%}
 do $$
 begin
+    -- per database; the install runs as a superuser, who may create it
+    if not exists (select 1 from pg_language where lanname = 'plpython3u')
+        and exists (select 1 from pg_available_extensions where name = 'plpython3u') then
+        create extension plpython3u;
+    end if;
     if not exists (select 1 from pg_language where lanname = 'plpython3u') then
         raise exception 'fraud scoring needs the plpython3u language in this database: CREATE EXTENSION plpython3u as a superuser (Debian: apt-get install postgresql-plpython3-<version>). Greenplum 6 builds that ship only plpythonu (Python 2) cannot run it: use Greenplum 7 or Apache Cloudberry, or a Greenplum 6 build with plpython3u';
     end if;
@@ -104,6 +112,20 @@ create table if not exists {{ schema }}.installation (
     version text not null,
     installed_at timestamptz not null default now()
 ){{ distributed }};
+
+{%- if greenplum %}
+
+-- placement keys: integers distributed by themselves, so the cluster's own
+-- hashing says which segment each lands on; stacking gives every batch a key of
+-- the segment chosen for it (fraud_segment_keys). 16,384 per segment: a run
+-- stacking more than 16,384 x fraud_batch_rows rows per segment leaves the
+-- excess to the hash (bounded stacks still, only less even).
+create table if not exists {{ schema }}.segment_keys (key bigint not null) distributed by (key);
+insert into {{ schema }}.segment_keys (key)
+select generate_series(0, 16384 * (select count(*) from gp_segment_configuration where content >= 0 and role = 'p') - 1)
+where not exists (select 1 from {{ schema }}.segment_keys);
+analyze {{ schema }}.segment_keys;
+{%- endif %}
 
 -- earlier installations returned a composite (ids and probabilities) from a
 -- five-argument function: SQL now keeps the ids beside the stack

@@ -19,6 +19,50 @@
     {{ return('greenplum' if ('greenplum' in version or 'cloudberry' in version) else 'postgres') }}
 {%- endmacro %}
 
+{% macro fraud_segment_layout() -%}
+    {#- Greenplum / Cloudberry: {segments: primary segments, per_host: primaries on
+        the busiest host}. {1, 1} when not executing, or when the server has no
+        segment catalog (the Greenplum path compiled against PostgreSQL, in tests). -#}
+    {%- if not execute -%}
+        {{ return({'segments': 1, 'per_host': 1}) }}
+    {%- endif -%}
+    {%- if not run_query("select to_regclass('pg_catalog.gp_segment_configuration') is not null").rows[0][0] -%}
+        {{ return({'segments': 1, 'per_host': 1}) }}
+    {%- endif -%}
+    {%- set sql -%}
+        select count(*), max(per_host)
+        from (
+            select hostname, count(*) over (partition by hostname) as per_host
+            from gp_segment_configuration
+            where content >= 0 and role = 'p'
+        ) as primaries
+    {%- endset -%}
+    {%- set row = run_query(sql).rows[0] -%}
+    {{ return({'segments': row[0] | int, 'per_host': row[1] | int}) }}
+{%- endmacro %}
+
+{% macro fraud_segment_keys(segments) -%}
+    {#- SQL for a bigint[] of placement keys, in the order (rank, segment): the
+        (r * segments + s + 1)-th element is the r-th smallest key that hashes to
+        segment s. Read from the install's fraud.segment_keys as the cluster places
+        them now (so still right after an expansion), once per query (an InitPlan). -#}
+    (
+        select array_agg(ranked.key order by ranked.rank, ranked.segment)
+        from (
+            select
+                gp_segment_id as segment,
+                key,
+                row_number() over (partition by gp_segment_id order by key) as rank
+            from {{ fraud_schema() }}.segment_keys
+        ) as ranked
+        -- only ranks every segment has, so element positions stay (rank, segment)
+        where ranked.rank <= (
+            select min(per_segment.keys)
+            from (select count(*) as keys from {{ fraud_schema() }}.segment_keys group by gp_segment_id) as per_segment
+        )
+    )
+{%- endmacro %}
+
 {% macro fraud_distribute_stacks(relation=none) -%}
     {#- A post-hook of int_credit_card__scoring_stacks; empty except on Greenplum /
         Cloudberry, where it distributes the stacks by batch_id (once: after that,
@@ -42,9 +86,11 @@
     {#- dbt run-operation check_fraud_segments [--args '{engine: keras}']
         Runs probe_packages() on every segment (Greenplum / Cloudberry: through
         gp_dist_random, which executes on each primary segment) or on the one
-        server (PostgreSQL), prints Python and package versions per segment, and
-        fails when a segment lacks what the engine needs. probes: rows of
-        [segment, probe JSON] to report on instead of querying (for tests). -#}
+        server (PostgreSQL), prints per segment its Python and package versions,
+        cores, numpy's BLAS and the threads each scoring call will use, warns
+        about a BLAS that is not an optimized one, and fails when a segment lacks
+        what the engine needs. probes: rows of [segment, probe JSON] to report on
+        instead of querying (for tests). -#}
     {%- set engine = engine or fraud_engine() -%}
     {%- if probes is none -%}
         {%- set schema = fraud_schema() -%}
@@ -55,9 +101,12 @@
         {%- endif -%}
         {%- set probes = run_query(sql).rows -%}
     {%- endif -%}
-    {%- set report = fraud_probe_report(probes, engine) -%}
+    {%- set report = fraud_probe_report(probes, engine, var('fraud_scoring_threads', none)) -%}
     {%- for line in report['lines'] -%}
         {{ log(line, info=true) }}
+    {%- endfor -%}
+    {%- for line in report['warnings'] -%}
+        {{ log('WARNING: ' ~ line, info=true) }}
     {%- endfor -%}
     {%- if report['problems'] -%}
         {{ exceptions.raise_compiler_error(
@@ -66,18 +115,29 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro fraud_probe_report(probes, engine) -%}
-    {#- Parse probe rows [segment, JSON] into {lines, problems}: each segment's
-        Python and packages, what is missing for the engine, and Python versions
-        that differ between segments (packages built for one do not load in another). -#}
+{% macro fraud_probe_report(probes, engine, threads=none) -%}
+    {#- Parse probe rows [segment, JSON] into {lines, warnings, problems}: each
+        segment's Python, packages, cores, BLAS and scoring threads; what is missing
+        for the engine; Python versions that differ between segments (packages built
+        for one do not load in another); a BLAS threadpoolctl does not know (the
+        reference BLAS: 2M rows scored in 40.1 s instead of 7.9 s on Greenplum 7).
+        threads: var fraud_scoring_threads (none: the default, the host's cores
+        shared by its segments; 0: every core). -#}
     {%- set needed = {'numpy': ['numpy', 'h5py'], 'keras': ['numpy', 'h5py', 'keras', 'tensorflow']}[engine] -%}
-    {%- set lines, problems, pythons = [], [], [] -%}
+    {%- set lines, warnings, problems, pythons = [], [], [], [] -%}
     {%- if probes | length == 0 -%}
         {%- do problems.append('the probe returned no rows (no segments?)') -%}
     {%- endif -%}
+    {%- set parsed, per_host = [], {} -%}
     {%- for row in probes -%}
-        {%- set segment = 'server' if (row[0] | int) < 0 else 'segment ' ~ row[0] -%}
         {%- set probe = fromjson(row[1] | string, none) -%}
+        {%- do parsed.append([row, probe]) -%}
+        {%- if probe is mapping -%}
+            {%- do per_host.update({probe.get('host', '?'): per_host.get(probe.get('host', '?'), 0) + 1}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for row, probe in parsed -%}
+        {%- set segment = 'server' if (row[0] | int) < 0 else 'segment ' ~ row[0] -%}
         {%- if probe is not mapping or probe.get('packages') is not mapping -%}
             {%- do problems.append(segment ~ ': unreadable probe output ' ~ (row[1] | string | truncate(80) | tojson)) -%}
         {%- else -%}
@@ -93,12 +153,40 @@
             {%- for name in needed if name not in probe['packages'] -%}
                 {%- do problems.append(segment ~ ': ' ~ name ~ ' is missing') -%}
             {%- endfor -%}
-            {%- set where = segment ~ ' (' ~ probe.get('host', '?') ~ ')' -%}
-            {%- do lines.append(where ~ ': python ' ~ python ~ ', ' ~ (versions | join(', '))) -%}
+            {%- set host = probe.get('host', '?') -%}
+            {%- set line = segment ~ ' (' ~ host ~ '): python ' ~ python ~ ', ' ~ (versions | join(', ')) -%}
+            {%- if probe.get('cores') -%}
+                {%- set cores = probe['cores'] | int -%}
+                {%- set sharing = per_host[host] if (row[0] | int) >= 0 else 1 -%}
+                {%- if threads is not none and threads != '' and (threads | int) > 0 -%}
+                    {%- set used = (threads | int) ~ ' (var fraud_scoring_threads)' -%}
+                {%- elif threads is not none and threads != '' -%}
+                    {%- set used = cores ~ ' (var fraud_scoring_threads = 0: every core)' -%}
+                {%- else -%}
+                    {%- set used = [1, cores // sharing] | max ~ ' (' ~ cores ~ ' cores / ' ~ sharing
+                        ~ (' segments' if sharing > 1 else ' segment') ~ ' on this host)' -%}
+                {%- endif -%}
+                {%- set line = line ~ '; ' ~ cores ~ ' cores, scoring threads ' ~ used -%}
+            {%- endif -%}
+            {%- set blas = probe.get('blas', none) -%}
+            {%- if blas is none -%}
+                {%- set line = line ~ '; BLAS unknown (no threadpoolctl: set OPENBLAS_NUM_THREADS=1 in the server environment)' -%}
+            {%- elif blas | length == 0 -%}
+                {%- set line = line ~ '; BLAS: none optimized' -%}
+                {%- do warnings.append(segment ~ ': numpy uses no optimized BLAS (the reference BLAS?): scoring was 5x slower'
+                    ~ ' with it; install numpy from PyPI wheels (OpenBLAS) for the segments\' Python') -%}
+            {%- else -%}
+                {%- set names = [] -%}
+                {%- for library in blas -%}
+                    {%- do names.append(library.get('library') ~ ' ' ~ library.get('version')) -%}
+                {%- endfor -%}
+                {%- set line = line ~ '; BLAS ' ~ (names | join(', ')) ~ ', one thread per scoring thread' -%}
+            {%- endif -%}
+            {%- do lines.append(line) -%}
         {%- endif -%}
     {%- endfor -%}
     {%- if pythons | unique | list | length > 1 -%}
         {%- do problems.append('segments run different Python versions: ' ~ (pythons | unique | sort | join(', '))) -%}
     {%- endif -%}
-    {{ return({'lines': lines, 'problems': problems}) }}
+    {{ return({'lines': lines, 'warnings': warnings, 'problems': problems}) }}
 {%- endmacro %}

@@ -136,12 +136,17 @@
 {%- endmacro %}
 
 {% macro fraud_scoring_threads() -%}
-    {#- Threads each scoring call uses (var fraud_scoring_threads): 0, the default
-        on PostgreSQL, means every core of the server. On Greenplum / Cloudberry
-        every primary segment of a host scores at once, so the default is 1. -#}
-    {%- set default = 1 if fraud_engine_kind() == 'greenplum' else 0 -%}
+    {#- Threads each scoring call uses (var fraud_scoring_threads, 1 to 256; 0 means
+        every core of the host). Default on PostgreSQL: 0, one backend scores. On
+        Greenplum / Cloudberry every primary segment of a host scores at once, so
+        the default shares the host's cores among them: minus the number of
+        primaries on the busiest host, which the scorer turns into
+        max(1, cores // primaries) (scoring_threads; check_fraud_segments prints it). -#}
     {%- set raw = var('fraud_scoring_threads', none) -%}
-    {%- set text = (default if raw is none or raw == '' else raw) | string -%}
+    {%- if raw is none or raw == '' -%}
+        {{ return(-fraud_segment_layout()['per_host'] if fraud_engine_kind() == 'greenplum' else 0) }}
+    {%- endif -%}
+    {%- set text = raw | string -%}
     {%- if not modules.re.fullmatch('[0-9]{1,3}', text) or text | int > 256 -%}
         {{ exceptions.raise_compiler_error(
             "var fraud_scoring_threads must be a whole number from 0 (every core) to 256, got " ~ (text | tojson)

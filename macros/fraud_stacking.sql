@@ -31,6 +31,15 @@
 )
 {%- endmacro %}
 
+{% macro fraud_stacks_model_in_run() -%}
+    {#- Whether int_credit_card__scoring_stacks is selected in this dbt invocation
+        (it then stacks every new transaction before fraud_scores runs). -#}
+    {%- for resource in (selected_resources or []) if resource.endswith('.int_credit_card__scoring_stacks') -%}
+        {{ return(true) }}
+    {%- endfor -%}
+    {{ return(false) }}
+{%- endmacro %}
+
 {% macro fraud_source_table_id() -%}
     {#- SQL for the raw table's identity: its oid and its data file. A reload that
         swaps in a new table (the loader) or truncates and refills it changes it,
@@ -131,17 +140,50 @@ where staged.transaction_id between {{ first_id_sql }} and {{ last_id_sql }}
 {%- endmacro %}
 
 {% macro _fraud_stack_by_grouping(staged, batch_rows, last_stacked_sql, name) -%}
-{#- Greenplum / Cloudberry: the source is distributed and has no key index; one
-    grouping moves each new row once, to the segment of its batch. -#}
+{#- Greenplum / Cloudberry: the source is distributed and has no key index. Every
+    new row gets the key of its batch, and one grouping by that key moves each
+    row once, to the segment that will hold and score the stack (the stacks are
+    distributed by batch_id, so the grouped rows are written where they are).
+    Batches are chosen so that segments get equal rows whatever the batch size:
+    the new rows are cut into blocks of batch_rows x segments consecutive ids,
+    and a block's row goes to lane (id - base) % segments, one batch per lane;
+    the batch_id of block b, lane l is the (b+1)-th key (fraud_segment_keys)
+    that hashes to segment l. A block beyond the keys gets a negative batch_id
+    of its own: stacks stay bounded and correct, only that block's balance is
+    left to the hash. -#}
+{%- set segments = fraud_segment_layout()['segments'] -%}
+{%- set block_rows = batch_rows * segments -%}
+{%- set base -%}
+    {%- if last_stacked_sql -%} coalesce(({{ last_stacked_sql }}) + 1, 0) {%- else -%} 0 {%- endif -%}
+{%- endset %}
+{{ name }}_placed as (
+
+    select
+        staged.transaction_id,
+        staged.features,
+        coalesce(
+            ({{ fraud_segment_keys(segments) }})[
+                (staged.transaction_id - {{ base }}) / {{ block_rows }} * {{ segments }}
+                + (staged.transaction_id - {{ base }}) % {{ segments }} + 1
+            ],
+            -1 - (
+                (staged.transaction_id - {{ base }}) / {{ block_rows }} * {{ segments }}
+                + (staged.transaction_id - {{ base }}) % {{ segments }}
+            )
+        ) as batch_id
+    from {{ staged }} as staged
+    where {{ _fraud_new_transactions(last_stacked_sql) }}
+
+),
+
 {{ name }}_stacks as (
 
     select
         {{ batch_rows }} as batch_rows,
-        transaction_id / {{ batch_rows }} as batch_id,
+        batch_id,
         {{ _fraud_stack_columns() | indent(8) }}
-    from {{ staged }}
-    where {{ _fraud_new_transactions(last_stacked_sql) }}
-    group by transaction_id / {{ batch_rows }}
+    from {{ name }}_placed
+    group by batch_id
 
 )
 {%- endmacro %}

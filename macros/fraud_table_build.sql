@@ -1,22 +1,37 @@
+-- sqlfluff:exclude_rules:LT02
+-- (the macro returns one of several CREATE statements, which the indentation rule cannot place)
 {#- How dbt builds a contract-enforced table from a query: faster for fraud_scores. -#}
 
 {% macro postgres__create_table_as(temporary, relation, sql) -%}
-    {#- dbt-postgres's own, except for models configured fraud_constraints_after_load
-        on PostgreSQL: there the contract is checked as dbt does, then the table is
-        built with CREATE TABLE AS and the contract's constraints added after. dbt's
-        way (create the table with its primary key, then INSERT ... SELECT) maintains
-        the key row by row: at 8M rows `dbt run` took 31.1 s against 17.7 s for the
-        same query as CREATE TABLE AS. Building the key once, after, costs a sort. -#}
+    {#- dbt-postgres's own, except for two configs:
+        fraud_distributed_by (Greenplum / Cloudberry): the table, temporary ones of
+        incremental runs included, is created with that distribution, so the rows
+        the query leaves on their segments are written there, not moved again
+        (nor rewritten by an ALTER afterwards).
+        fraud_constraints_after_load (PostgreSQL): the contract is checked as dbt
+        does, then the table is built with CREATE TABLE AS and the contract's
+        constraints added after. dbt's way (create the table with its primary key,
+        then INSERT ... SELECT) maintains the key row by row: at 8M rows `dbt run`
+        took 31.1 s against 17.7 s for the same query as CREATE TABLE AS. Building
+        the key once, after, costs a sort. On Greenplum both apply (the key must
+        contain the distribution column). -#}
+    {%- set greenplum = fraud_engine_kind() == 'greenplum' -%}
+    {%- set distributed_by = config.get('fraud_distributed_by') if greenplum else none -%}
     {%- set contract = config.get('contract') -%}
-    {%- if temporary or not contract.enforced or not config.get('fraud_constraints_after_load', false)
-        or fraud_engine_kind() == 'greenplum' -%}
+    {%- set enforced = contract.enforced and not temporary -%}
+    {%- set after_load = enforced and config.get('fraud_constraints_after_load', false) -%}
+    {%- if (enforced and not after_load) or (not after_load and not distributed_by) -%}
         {{ return(dbt.postgres__create_table_as(temporary, relation, sql)) }}
     {%- endif -%}
-    {{ get_assert_columns_equivalent(sql) }}
-    create table {{ relation }} as (
+    {%- if enforced -%}
+        {{ get_assert_columns_equivalent(sql) }}
+    {%- endif %}
+    create {% if temporary %}temporary {% endif %}table {{ relation }} as (
         {{ sql }}
-    );
-    {{ _fraud_add_contract_constraints(relation) }}
+    ){% if distributed_by %} distributed by ({{ _fraud_identifier(distributed_by, 'config fraud_distributed_by') }}){% endif %};
+    {% if after_load -%}
+        {{ _fraud_add_contract_constraints(relation) }}
+    {%- endif %}
 {%- endmacro %}
 
 {% macro _fraud_add_contract_constraints(relation) -%}

@@ -209,9 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train":
             return _train(args)
         elif args.command == "load":
-            from training.db import connection
+            from training.db import connection, describe
             from training.loading import load_csv
 
+            # say where before writing: the target comes from the dbt profile
+            print(f"loading {args.csv} into {args.table} ({describe()})", flush=True)
             started = time.perf_counter()
             with connection() as conn:
                 rows = load_csv(
@@ -227,13 +229,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "report":
             print(report(args.model_dirs))
         elif args.command == "register":
-            from training.db import connection
+            from training.db import connection, describe
             from training.register import register
 
+            print(f"registering {args.model_dir} in {args.schema}.models ({describe()})", file=sys.stderr)
             with connection() as conn:
                 version, new = register(conn, args.model_dir, args.schema)
             print(json.dumps({"model_version": version, "registered": new}))
-    except (DataError, RegistryError, ValueError) as exc:
+    except (DataError, RegistryError, ValueError) as exc:  # ConnectionSettingsError too
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -129,7 +129,7 @@ def limit_blas_threads():
 
     Without it, each of our threads would start its own BLAS threads: cores x cores.
     Where threadpoolctl is missing, OPENBLAS_NUM_THREADS=1 in the server's
-    environment does the same (the segment probe does not report this yet: #12).
+    environment does the same; the segment probe reports which applies.
     """
     if _BLAS_LIMITED:
         return _BLAS_LIMITED[0]
@@ -143,16 +143,29 @@ def limit_blas_threads():
     return True
 
 
-def scoring_threads(threads):
-    """Threads for one scoring call: `threads` when positive, else every core this process may use."""
+def usable_cores():
+    """The cores this process may run on."""
     import os
 
-    if threads and threads > 0:
-        return int(threads)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+def scoring_threads(threads):
+    """Threads for one scoring call.
+
+    threads > 0: that many. 0: every core this process may use (PostgreSQL: one
+    backend scores). threads < 0: the host's cores shared by -threads processes
+    scoring at once, at least one each (Greenplum: SQL passes minus the number of
+    primary segments on the busiest host, so segments do not fight over cores).
+    """
+    if threads and threads > 0:
+        return int(threads)
+    if threads and threads < 0:
+        return max(1, usable_cores() // -int(threads))
+    return usable_cores()
 
 
 def _activate(z, activation):
@@ -610,7 +623,8 @@ def score_stack(SD, stack, n_rows, model_h5, model_metadata, model_sha256, engin
     the model in from the registry (an InitPlan, evaluated once per query).
     The bytes are hashed on every call (0.3 ms for the 2017 network, per
     stack), so the per-backend cache, keyed by that hash, is never stale.
-    threads: how many threads score (0: every core of this host).
+    threads: how many threads score (0: every core of this host; below 0: the
+    host's cores shared by -threads segments, see scoring_threads).
     """
     if stack is None or n_rows is None:
         raise ScoringError("a NULL stack or row count: stacks come from string_agg over at least one row")
@@ -638,11 +652,29 @@ def score_stack(SD, stack, n_rows, model_h5, model_metadata, model_sha256, engin
 PROBED_PACKAGES = ("numpy", "h5py", "keras", "tensorflow")
 
 
-def probe_packages():
-    """PL/Python entry point of {schema}.probe_packages: this host's Python and package versions, as JSON.
+def blas_libraries():
+    """The BLAS libraries loaded in this process (numpy's), as threadpoolctl sees them.
 
-    Versions come from package metadata: nothing is imported (importing
-    TensorFlow inside a backend crashed the server here).
+    None without threadpoolctl; [] when numpy's BLAS is none it knows (OpenBLAS,
+    MKL, BLIS, FlexiBLAS): typically the reference BLAS, which scored 5x slower.
+    """
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return [
+        {"library": info.get("internal_api"), "version": info.get("version"), "threads": info.get("num_threads")}
+        for info in threadpool_info()
+        if info.get("user_api") == "blas"
+    ]
+
+
+def probe_packages():
+    """PL/Python entry point of {schema}.probe_packages: this host's Python, packages, cores and BLAS, as JSON.
+
+    Package versions come from package metadata: nothing but numpy (already
+    imported, and safe in a backend) is imported (importing TensorFlow inside a
+    backend crashed the server here).
     """
     import platform
     import sys
@@ -659,7 +691,14 @@ def probe_packages():
             except metadata.PackageNotFoundError:
                 pass
     return json.dumps(
-        {"python": platform.python_version(), "executable": sys.executable, "host": platform.node(), "packages": found}
+        {
+            "python": platform.python_version(),
+            "executable": sys.executable,
+            "host": platform.node(),
+            "packages": found,
+            "cores": usable_cores(),
+            "blas": blas_libraries(),
+        }
     )
 {% endraw %}
 {%- endmacro %}

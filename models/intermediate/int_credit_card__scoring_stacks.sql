@@ -4,6 +4,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         pre_hook="{{ fraud_drop_stacks_of_replaced_source() }}",
+        fraud_distributed_by='batch_id',
         post_hook="{{ fraud_distribute_stacks() }}",
     )
 }}

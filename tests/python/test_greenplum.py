@@ -101,20 +101,47 @@ def test_greenplum_stacks_are_distributed_by_batch_and_analyzed(project):
 
 
 @pytest.mark.database
-def test_greenplum_stacks_group_by_the_distribution_key_not_the_segment(project):
+def test_greenplum_stacks_group_rows_by_their_placement_key_not_the_segment(project):
     stacks_sql = sql_clauses(compiled(project, "int_credit_card__scoring_stacks", **GREENPLUM))
-    assert re.search(r"group by transaction_id / 100000\b", stacks_sql)
-    assert "gp_segment_id" not in stacks_sql  # grouping by it makes the planner redistribute
+    assert re.search(r"group by batch_id\b", stacks_sql)
+    # each row's batch_id is a placement key read from the install's segment_keys:
+    # lane (id - base) % segments of block (id - base) / (batch_rows x segments)
+    assert "from test_fraud_gp" in stacks_sql and ".segment_keys" in stacks_sql
+    assert re.search(r"/ 100000 \* 1\s*\+ \(staged.transaction_id - 0\) % 1 \+ 1", stacks_sql), stacks_sql
+    # grouping by gp_segment_id makes the planner redistribute: only the keys' ranking reads it
+    outside_keys = re.sub(r"\(\s*select array_agg\(ranked\.key.*?\)\[", "(keys)[", stacks_sql, count=1, flags=re.S)
+    assert "(keys)[" in outside_keys
+    assert "gp_segment_id" not in outside_keys, outside_keys
     assert "lateral" not in stacks_sql  # the range scans need the source's key index: PostgreSQL only
     scores_sql = sql_clauses(compiled(project, "fraud_scores", **GREENPLUM))
-    assert "gp_segment_id" not in scores_sql
-    # one scoring thread per segment backend: a host's segments score at once
-    assert re.search(r"score_stack_numpy\(.*, 1\s*\)::integer", scores_sql, re.S), scores_sql
+    # the default threads: the host's cores shared by the primaries of the busiest host (1 here)
+    assert re.search(r"score_stack_numpy\(.*, -1\s*\)::integer", scores_sql, re.S), scores_sql
+    assert re.search(r"score_stack_numpy\(.*, 3\s*\)::integer", sql_clauses(
+        compiled(project, "fraud_scores", **GREENPLUM, fraud_scoring_threads=3)), re.S)  # fmt: skip
     postgres_sql = sql_clauses(compiled(project, "fraud_scores"))
     assert re.search(r"score_stack_numpy\(.*, 0\s*\)::integer", postgres_sql, re.S)
     # the per-stack source count needs the raw table's key index: PostgreSQL only
-    assert "lateral" not in scores_sql and "select count(*)" not in scores_sql
-    assert "lateral" in postgres_sql and "select count(*)" in postgres_sql
+    per_stack_count = "between stacked.first_transaction_id and stacked.last_transaction_id"
+    assert "lateral" not in scores_sql and per_stack_count not in scores_sql
+    assert "lateral" in postgres_sql and per_stack_count in postgres_sql
+
+
+@pytest.mark.database
+def test_greenplum_stacks_on_the_fly_only_when_the_stacks_model_is_not_in_the_run(project):
+    """Looking for unstacked rows scans the whole raw table there: skipped when the stacks model just ran."""
+    alone = sql_clauses(compiled(project, "fraud_scores", **GREENPLUM))
+    assert "not_yet_stacked" in alone
+    project.dbt("compile", "--select", "int_credit_card__scoring_stacks+", **GREENPLUM)
+    both = sql_clauses(project_compiled_file(project, "fraud_scores"))
+    assert "not_yet_stacked" not in both
+    project.dbt("compile", "--select", "int_credit_card__scoring_stacks+")
+    assert "not_yet_stacked" in sql_clauses(project_compiled_file(project, "fraud_scores"))  # PostgreSQL: kept
+
+
+def project_compiled_file(project, name: str) -> str:
+    from dbtdb import ROOT
+
+    return next((ROOT / f"target/test_{project.suffix}" / "compiled").rglob(f"{name}.sql")).read_text()
 
 
 @pytest.mark.database
@@ -127,9 +154,13 @@ def test_the_jit_setting_is_guarded_for_engines_without_it(project):
 # ---- the segment probe -----------------------------------------------------------
 
 
-def probe(python="3.11.2", host="sdw1", **packages) -> str:
+def probe(python="3.11.2", host="sdw1", cores=None, blas="openblas", **packages) -> str:
     found = {"numpy": "2.4.6", "h5py": "3.14.0", "keras": "3.15.1", "tensorflow": "2.21.0", **packages}
-    return json.dumps({"python": python, "host": host, "packages": found})
+    row = {"python": python, "host": host, "packages": found}
+    if cores is not None:
+        row["cores"] = cores
+        row["blas"] = [] if blas is None else [{"library": blas, "version": "0.3.31", "threads": cores}]
+    return json.dumps(row)
 
 
 def check_segments(project, rows, engine="numpy"):
@@ -170,3 +201,21 @@ def test_the_probe_names_the_segment_and_what_it_lacks(project, rows, engine, me
 def test_the_probe_runs_on_this_server(project):
     result = project.dbt("run-operation", "check_fraud_segments")
     assert re.search(r"server \(.*\): python 3\.\d+\.\d+, h5py \S+, keras \S+, numpy \S+", result.stdout)
+
+
+@pytest.mark.database
+def test_the_probe_reports_cores_blas_and_threads_shared_by_a_hosts_segments(project):
+    rows = [[0, probe(host="sdw1", cores=8)], [1, probe(host="sdw1", cores=8)], [2, probe(host="sdw2", cores=8)]]
+    result = check_segments(project, rows)
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "segment 0 (sdw1): python 3.11.2" in result.stdout
+    assert "8 cores, scoring threads 4 (8 cores / 2 segments on this host); BLAS openblas 0.3.31" in result.stdout
+    assert "8 cores, scoring threads 8 (8 cores / 1 segment on this host)" in result.stdout
+
+
+@pytest.mark.database
+def test_the_probe_warns_about_a_reference_blas(project):
+    result = check_segments(project, [[0, probe(cores=2)], [1, probe(cores=2, blas=None)]])
+    assert result.returncode == 0  # slow, not broken: a warning
+    assert "WARNING: segment 1: numpy uses no optimized BLAS" in result.stdout
+    assert "WARNING: segment 0" not in result.stdout
