@@ -68,3 +68,9 @@ def server_watch():
     log = ROOT / ".pgdata" / "server.log"
     started = query("select pg_postmaster_start_time()")[0][0]
     return {"started": started, "log": log, "offset": log.stat().st_size if log.exists() else 0}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The server-survival checks run after everything else, whatever the files are called."""
+    last = [item for item in items if item.module.__name__ == "test_server_survived"]
+    items[:] = [item for item in items if item not in last] + last

@@ -1,7 +1,7 @@
 """Faults and bad input against the real database: nothing half-written, nothing duplicated, no crash.
 
 Each test says what it breaks. The server-level check (never restarted, no
-terminated process in its log) runs last, in test_zz_server_survived.py.
+terminated process in its log) runs last, in test_server_survived.py.
 """
 
 from __future__ import annotations

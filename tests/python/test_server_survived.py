@@ -1,4 +1,4 @@
-"""Runs last (file order): nothing in the suite took the server down."""
+"""Runs last (conftest.py moves these tests to the end): nothing in the suite took the server down."""
 
 import pytest
 from dbtdb import query
