@@ -44,8 +44,8 @@
 
 {% macro fraud_scoring_functions(schema) -%}
     {{ return([
-        schema ~ '.score_stack_numpy(bytea, bigint, bytea, text, text, integer)',
-        schema ~ '.score_stack_keras(bytea, bigint, bytea, text, text, integer)',
+        schema ~ '.score_stack_numpy(bytea, bigint, bytea, text, text, text, float8, integer)',
+        schema ~ '.score_stack_keras(bytea, bigint, bytea, text, text, text, float8, integer)',
         schema ~ '.read_model_file(text)',
         schema ~ '.model_file_info(text)',
         schema ~ '.probe_packages()',
@@ -61,7 +61,8 @@
     {%- endfor %}
     {%- for role in roles %}
     grant usage on schema {{ schema }} to {{ role }};
-    grant select on {{ schema }}.models, {{ schema }}.installation to {{ role }};
+    grant select on {{ schema }}.models, {{ schema }}.installation, {{ schema }}.deployments,
+        {{ schema }}.deployment_history to {{ role }};
         {%- for function in fraud_scoring_functions(schema) %}
     grant execute on function {{ function }} to {{ role }};
         {%- endfor %}
@@ -105,11 +106,38 @@ create table if not exists {{ schema }}.installation (
     installed_at timestamptz not null default now()
 ){{ distributed }};
 
+-- Which registered versions score, and which one decides: the champion (one at
+-- most) and its challengers, scored side by side. Changed by the operations in
+-- macros/fraud_deployments.sql (promote, add a challenger, retire, roll back, set a
+-- threshold), never by registering a model. threshold: NULL for the model's own.
+create table if not exists {{ schema }}.deployments (
+    model_version text primary key,
+    role text not null check (role in ('champion', 'challenger')),
+    threshold float8 check (threshold > 0 and threshold < 1),
+    changed_at timestamptz not null default clock_timestamp(),
+    changed_by text not null default current_user
+){{ distributed }};
+{%- if not greenplum %}
+create unique index if not exists deployments_one_champion on {{ schema }}.deployments (role)
+where role = 'champion';
+{%- endif %}
+
+-- every change to deployments, appended: what roll back reads, and the audit trail
+create table if not exists {{ schema }}.deployment_history (
+    changed_at timestamptz not null default clock_timestamp(),
+    model_version text not null,
+    role text not null check (role in ('champion', 'challenger', 'retired')),
+    threshold float8,
+    changed_by text not null default current_user
+){{ distributed }};
+
 -- earlier installations returned a composite (ids and probabilities) from a
--- five-argument function: SQL now keeps the ids beside the stack
+-- five-argument function, then probabilities alone from a six-argument one
 drop function if exists {{ schema }}.score_stack_numpy(bytea, bigint, bytea, text, text);
 drop function if exists {{ schema }}.score_stack_keras(bytea, bigint, bytea, text, text);
 drop type if exists {{ schema }}.scored_stack;
+drop function if exists {{ schema }}.score_stack_numpy(bytea, bigint, bytea, text, text, integer);
+drop function if exists {{ schema }}.score_stack_keras(bytea, bigint, bytea, text, text, integer);
 
 {%- for engine in ['numpy', 'keras'] %}
 
@@ -119,21 +147,28 @@ drop type if exists {{ schema }}.scored_stack;
 -- every Greenplum segment. keras is parallel unsafe: TensorFlow in a parallel
 -- worker crashed the server here. Not STRICT: a NULL model (deleted from the
 -- registry after dbt compiled the run) must fail, not silently score nothing.
--- Returns the stack's probabilities, in stack order, as the text of an
+-- Returns two texts: the stack's probabilities, in stack order, as the text of an
 -- integer[] of their float32 bit patterns (one string parsed by array_in is far
 -- cheaper than PL/Python's per-element conversion of a returned list, and
--- integers print and parse faster than floats): probability_from_bits turns
--- each back into its exact value. threads: 0 for every core of the host.
+-- integers print and parse faster than floats; probability_from_bits turns each
+-- back into its exact value; a row with a non-finite feature gets a NaN of its own,
+-- the quarantined mark); and the text of a jsonb[] of reason codes, NULL for rows
+-- below reason_threshold, up to the last row at or above it (numpy engine; keras: '{}').
+-- features: the names SQL packed, in order (checked against the model's).
+-- threads: 0 for every core of the host.
 create or replace function {{ schema }}.score_stack_{{ engine }}(
-    stack bytea, n_rows bigint, model_h5 bytea, model_metadata text, model_sha256 text, threads integer
+    stack bytea, n_rows bigint, model_h5 bytea, model_metadata text, model_sha256 text,
+    features text, reason_threshold float8, threads integer
 )
-returns text
+returns text []
 language plpython3u
 immutable{{ '' if greenplum else (' parallel safe' if engine == 'numpy' else ' parallel unsafe') }}
 as $fraud_scorer$
 {{ _fraud_scorer_py() }}
 try:
-    return score_stack(SD, stack, n_rows, model_h5, model_metadata, model_sha256, '{{ engine }}', threads)
+    return score_stack(
+        SD, stack, n_rows, model_h5, model_metadata, model_sha256, '{{ engine }}', threads, features, reason_threshold
+    )
 except ScoringError as exc:
     plpy.error('fraud scoring: %s' % exc)
 $fraud_scorer$;

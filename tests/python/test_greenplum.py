@@ -74,7 +74,8 @@ def compiled(project, name: str, **vars) -> str:
 @pytest.mark.database
 def test_greenplum_install_ddl_replicates_the_registry_and_has_no_postgres_only_clauses(project):
     ddl = sql_clauses(inline(project, "{{ fraud_scoring_ddl('fraud', 'greenplum') }}", **GREENPLUM))
-    assert ddl.count("distributed replicated") == 2  # models and installation: every segment reads them locally
+    # models, installation, deployments and their history: every segment reads them locally
+    assert ddl.count("distributed replicated") == 4
     assert "parallel" not in ddl  # Greenplum 6 (PostgreSQL 9.4) does not parse PARALLEL labels
     assert "on conflict" not in ddl  # nor upserts
     assert "language plpython3u" in ddl
@@ -109,9 +110,9 @@ def test_greenplum_stacks_group_by_the_distribution_key_not_the_segment(project)
     scores_sql = sql_clauses(compiled(project, "fraud_scores", **GREENPLUM))
     assert "gp_segment_id" not in scores_sql
     # one scoring thread per segment backend: a host's segments score at once
-    assert re.search(r"score_stack_numpy\(.*, 1\s*\)::integer", scores_sql, re.S), scores_sql
+    assert re.search(r"score_stack_numpy\(.*, 1\s*\) as scored", scores_sql, re.S), scores_sql
     postgres_sql = sql_clauses(compiled(project, "fraud_scores"))
-    assert re.search(r"score_stack_numpy\(.*, 0\s*\)::integer", postgres_sql, re.S)
+    assert re.search(r"score_stack_numpy\(.*, 0\s*\) as scored", postgres_sql, re.S)
     # the per-stack source count needs the raw table's key index: PostgreSQL only
     assert "lateral" not in scores_sql and "select count(*)" not in scores_sql
     assert "lateral" in postgres_sql and "select count(*)" in postgres_sql
