@@ -6,19 +6,23 @@
     {#- A pre-hook of int_credit_card__scoring_stacks, in an incremental run on PostgreSQL:
         a stored stack whose source no longer holds exactly its number of transactions
         between its first and last id (an index-only count per stack: deletions and
-        insertions there) is replaced by its batch stacked again, in one statement. -#}
+        insertions there) is replaced by the same id range stacked again, in one statement
+        (its range, not its whole batch: a batch can hold more than one stack). -#}
     {%- if is_incremental() and fraud_engine_kind() != 'greenplum' -%}
         {%- set batch_rows = fraud_batch_rows() -%}
         with stale as (
             delete from {{ this }} as stacked
             where
                 stacked.source_table_id = {{ fraud_source_table_id() }}
-                and stacked.n_rows != (
-                    select count(*)
-                    from {{ ref('stg_raw__credit_card') }} as staged
-                    where staged.transaction_id between stacked.first_transaction_id and stacked.last_transaction_id
+                and (
+                    stacked.n_rows != (
+                        select count(*)
+                        from {{ ref('stg_raw__credit_card') }} as staged
+                        where staged.transaction_id between stacked.first_transaction_id and stacked.last_transaction_id
+                    )
+                    or {{ _fraud_changed_since_stacked('stacked') }}
                 )
-            returning stacked.batch_rows, stacked.batch_id
+            returning stacked.batch_rows, stacked.batch_id, stacked.first_transaction_id, stacked.last_transaction_id
         )
         insert into {{ this }} (
             batch_rows, batch_id, n_rows, first_transaction_id, last_transaction_id, transaction_ids, stack,
@@ -33,12 +37,71 @@
         from stale
         cross join lateral (
             {{ fraud_stack_range(
-                ref('stg_raw__credit_card'),
-                'stale.batch_id * stale.batch_rows', 'stale.batch_id * stale.batch_rows + stale.batch_rows - 1',
+                ref('stg_raw__credit_card'), 'stale.first_transaction_id', 'stale.last_transaction_id'
             ) }}
         ) as restacked
         where restacked.n_rows > 0
     {%- endif -%}
+{%- endmacro %}
+
+{% macro fraud_watch_source() -%}
+    {#- At the start of every dbt run (PostgreSQL): the raw table's triggers that log
+        updated and deleted ids into {schema}.source_changes, attached when missing
+        (a reload swaps in a new table, without them) and allowed (a superuser or the
+        table's owner). Otherwise a warning: rows updated in place go unseen. -#}
+    {%- if fraud_engine_kind() != 'greenplum' -%}
+        {%- set schema = fraud_schema() -%}
+        {%- set raw = _fraud_identifier(var('raw_schema', 'raw'), 'var raw_schema') ~ '.credit_card' -%}
+        {%- set state -%}
+            select
+                to_regclass({{ fraud_quote_literal(raw) }}) is not null,
+                (
+                    select count(*) from pg_trigger
+                    where tgrelid = to_regclass({{ fraud_quote_literal(raw) }}) and tgname like 'fraud_source_changes_%'
+                ),
+                coalesce((select rolsuper from pg_roles where rolname = current_user), false) or coalesce(
+                    pg_has_role(
+                        current_user,
+                        (select relowner from pg_class where oid = to_regclass({{ fraud_quote_literal(raw) }})),
+                        'USAGE'
+                    ),
+                    false
+                ),
+                to_regclass({{ fraud_quote_literal(schema ~ '.source_changes') }}) is not null
+        {%- endset -%}
+        {%- set row = run_query(state).rows[0] -%}
+        {%- if row[0] and row[3] and row[1] < 2 -%}
+            {%- if row[2] -%}
+                {%- set ddl -%}
+                    drop trigger if exists fraud_source_changes_update on {{ raw }};
+                    drop trigger if exists fraud_source_changes_delete on {{ raw }};
+                    create trigger fraud_source_changes_update after update on {{ raw }}
+                    referencing old table as old_rows new table as new_rows
+                    for each statement execute function {{ schema }}.log_source_changes();
+                    create trigger fraud_source_changes_delete after delete on {{ raw }}
+                    referencing old table as old_rows
+                    for each statement execute function {{ schema }}.log_source_changes()
+                {%- endset -%}
+                {%- do run_query(ddl) -%}
+                {%- do run_query('commit') -%}
+            {%- else -%}
+                {{ log("warning: " ~ raw ~ " has no fraud_source_changes triggers and this role may not add them: "
+                    ~ "rows updated in place will not be rescored (a superuser's dbt run adds them)", info=true) }}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro _fraud_changed_since_stacked(stacked) -%}
+    {#- True for a stack with a source row updated or deleted after it was stacked. -#}
+    exists (
+        select 1
+        from {{ fraud_schema() }}.source_changes as changes
+        where
+            changes.table_oid = {{ fraud_quote_literal(source('raw', 'credit_card')) }}::regclass
+            and changes.transaction_id between {{ stacked }}.first_transaction_id and {{ stacked }}.last_transaction_id
+            and changes.changed_at > {{ stacked }}.stacked_at
+    )
 {%- endmacro %}
 
 {% macro fraud_drop_outdated_scores() -%}

@@ -63,6 +63,9 @@
     grant usage on schema {{ schema }} to {{ role }};
     grant select on {{ schema }}.models, {{ schema }}.installation, {{ schema }}.deployments,
         {{ schema }}.deployment_history to {{ role }};
+        {%- if fraud_engine_kind() != 'greenplum' %}
+    grant select on {{ schema }}.source_changes to {{ role }};
+        {%- endif %}
         {%- for function in fraud_scoring_functions(schema) %}
     grant execute on function {{ function }} to {{ role }};
         {%- endfor %}
@@ -131,6 +134,40 @@ create table if not exists {{ schema }}.deployment_history (
     changed_by text not null default current_user
 ){{ distributed }};
 
+{%- if not greenplum %}
+
+-- Source rows updated or deleted in place, by id: what lets a dbt run restack and
+-- rescore a corrected transaction without rereading every row. Written by the
+-- statement-level triggers fraud_watch_source() attaches to the raw table.
+create table if not exists {{ schema }}.source_changes (
+    table_oid oid not null,
+    transaction_id bigint not null,
+    changed_at timestamptz not null default clock_timestamp()
+);
+create index if not exists source_changes_by_id on {{ schema }}.source_changes (table_oid, transaction_id);
+
+create or replace function {{ schema }}.log_source_changes()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog
+as $$
+begin
+    if tg_op = 'UPDATE' then
+        insert into {{ schema }}.source_changes (table_oid, transaction_id)
+        select tg_relid, transaction_id from old_rows
+        union
+        select tg_relid, transaction_id from new_rows;
+    else
+        insert into {{ schema }}.source_changes (table_oid, transaction_id)
+        select tg_relid, transaction_id from old_rows;
+    end if;
+    return null;
+end
+$$;
+revoke all on function {{ schema }}.log_source_changes() from public;
+{%- endif %}
+
 -- earlier installations returned a composite (ids and probabilities) from a
 -- five-argument function, then probabilities alone from a six-argument one
 drop function if exists {{ schema }}.score_stack_numpy(bytea, bigint, bytea, text, text);
@@ -152,8 +189,8 @@ drop function if exists {{ schema }}.score_stack_keras(bytea, bigint, bytea, tex
 -- cheaper than PL/Python's per-element conversion of a returned list, and
 -- integers print and parse faster than floats; probability_from_bits turns each
 -- back into its exact value; a row with a non-finite feature gets a NaN of its own,
--- the quarantined mark); and the text of a jsonb[] of reason codes, NULL for rows
--- below reason_threshold, up to the last row at or above it (numpy engine; keras: '{}').
+-- the quarantined mark); and the reason codes of the rows at or above reason_threshold,
+-- as one JSON object keyed by transaction id (numpy engine; NULL when there are none).
 -- features: the names SQL packed, in order (checked against the model's).
 -- threads: 0 for every core of the host.
 create or replace function {{ schema }}.score_stack_{{ engine }}(
@@ -257,6 +294,7 @@ $fraud_scorer$;
                 ) }}
             {%- endif -%}
         {%- endif -%}
+        {%- do fraud_watch_source() -%}
     {%- endif -%}
     select 1
 {%- endmacro %}

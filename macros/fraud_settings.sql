@@ -207,3 +207,18 @@
     {%- endif -%}
     {{ return(text | int) }}
 {%- endmacro %}
+
+{% macro fraud_quarantined_bits() -%}
+    {#- scoring/fraud_scorer.py's QUARANTINED_BITS (0x7FBAD000): the probability bits of
+        a transaction whose features cannot be scored. -#}
+    2142949376
+{%- endmacro %}
+
+{% macro fraud_float4_bits(value) -%}
+    {#- The bit pattern of a number as a float4 (rounded to nearest, as the scorer does), an integer. -#}
+    {%- if not execute -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {%- set sql = "select ('x' || encode(float4send(" ~ (value | float) ~ "::float4), 'hex'))::bit(32)::integer" -%}
+    {{ return(run_query(sql).rows[0][0]) }}
+{%- endmacro %}

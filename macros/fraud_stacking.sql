@@ -64,12 +64,6 @@
     )
 {%- endmacro %}
 
-{% macro fraud_quarantined_bits() -%}
-    {#- scoring/fraud_scorer.py's QUARANTINED_BITS (0x7FBAD000): the probability bits of
-        a transaction whose features cannot be scored. -#}
-    2142949376
-{%- endmacro %}
-
 {% macro _fraud_new_transactions(last_stacked_sql) -%}
     {%- if last_stacked_sql -%}
         transaction_id > coalesce(({{ last_stacked_sql }}), '-9223372036854775808'::bigint)

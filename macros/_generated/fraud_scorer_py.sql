@@ -714,7 +714,7 @@ def score_stack(
     sql_features: the names of the features SQL packed, in order, comma-separated;
     the model's metadata must list the same in the same order.
     Rows with a non-finite feature get QUARANTINED_BITS instead of a probability.
-    Returns [probability bits text, reason codes text] (see reasons_array_text).
+    Returns [probability bits text, reason codes JSON or None] (see reasons_json_text).
     """
     if stack is None or n_rows is None:
         raise ScoringError("a NULL stack or row count: stacks come from string_agg over at least one row")
@@ -736,25 +736,30 @@ def score_stack(
             raise ScoringError("the model's metadata has no list of features")
         check_feature_order(metadata["features"], sql_features)
         SD["model"] = (key, load_scorer(model_h5, metadata, engine, isolate=True, threads=threads))
-    _, prob, bad, reasons = SD["model"][1].score(stack, n_rows, reason_threshold)
+    ids, prob, bad, reasons = SD["model"][1].score(stack, n_rows, reason_threshold)
     bits = np.ascontiguousarray(prob, dtype=np.float32).view(np.int32)
     if bad is not None:
         bits[bad] = QUARANTINED_BITS
-    return [sql_array_text(bits), reasons_array_text(reasons, len(bits))]
+    return [sql_array_text(bits), reasons_json_text(ids, reasons)]
 
 
-def reasons_array_text(reasons, n_rows):
-    """The text of a jsonb[] of n_rows elements: NULL, or for a row in `reasons` its codes as
-    [{"feature": name, "contribution": value}, ...], most contributing first.
+def reasons_json_text(ids, reasons):
+    """The reason codes of a stack's flagged rows as one JSON object keyed by transaction id:
+    {"<id>": [{"feature": name, "contribution": value}, ...]}, most contributing first; None
+    (SQL NULL) when no row has any.
 
-    Always n_rows long, so that SQL unnests it in step with the stack's ids (engines whose
-    set-returning functions do not pad shorter arrays stay correct).
+    One small document per stack, parsed once per stack: SQL looks a row up only when its
+    probability reaches the reason threshold, so the other rows cost one integer comparison
+    (an array of one element per row, mostly NULL, cost 20 ms per 100,000 rows to parse and unnest).
     """
-    parts = ["NULL"] * n_rows
-    for row, codes in reasons.items():
-        doc = json.dumps([{"feature": name, "contribution": value} for name, value in codes])
-        parts[row] = '"' + doc.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return "{" + ",".join(parts) + "}"
+    if not reasons:
+        return None
+    return json.dumps(
+        {
+            str(int(ids[row])): [{"feature": name, "contribution": value} for name, value in codes]
+            for row, codes in reasons.items()
+        }  # fmt: skip
+    )
 
 
 PROBED_PACKAGES = ("numpy", "h5py", "keras", "tensorflow")

@@ -128,22 +128,30 @@ stacks_{{ loop.index }} as (
 scored_{{ loop.index }} as (
 
     -- one scoring call per stack (OFFSET 0 keeps the planner from copying the call
-    -- into each unnest; it still runs in parallel workers); select-list unnests walk
-    -- the stack's ids, the probabilities the call returns (float32 bit patterns) and
-    -- the reason codes in lockstep. The model arguments are scalar subqueries on
-    -- purpose: InitPlans, read once per query and handed to parallel workers and segments
+    -- into each use of its result; it still runs in parallel workers); select-list
+    -- unnests walk the stack's ids and the probabilities the call returns (float32
+    -- bit patterns) in lockstep, and the stack's reason codes (one jsonb, parsed once
+    -- per stack: OFFSET 0 again) ride along. The model arguments are scalar subqueries
+    -- on purpose: InitPlans, read once per query and handed to parallel workers and segments
     select
+        calls.reasons,
         unnest(calls.transaction_ids) as transaction_id,
-        unnest(calls.scored[1]::integer[]) as probability_bits,
-        unnest(calls.scored[2]::jsonb[]) as reason_codes
+        unnest(calls.probability_bits) as probability_bits
     from (
         select
-            transaction_ids,
-            {{ schema }}.score_stack_{{ engine }}(
-                stack, n_rows, {{ fraud_model_arguments(model) }},
-                {{ features }}, {{ model.reason_threshold }}, {{ fraud_scoring_threads() }}
-            ) as scored
-        from stacks_{{ loop.index }}
+            outputs.transaction_ids,
+            outputs.scored[1]::integer[] as probability_bits,
+            outputs.scored[2]::jsonb as reasons
+        from (
+            select
+                transaction_ids,
+                {{ schema }}.score_stack_{{ engine }}(
+                    stack, n_rows, {{ fraud_model_arguments(model) }},
+                    {{ features }}, {{ model.reason_threshold }}, {{ fraud_scoring_threads() }}
+                ) as scored
+            from stacks_{{ loop.index }}
+            offset 0  -- noqa: AM09
+        ) as outputs
         offset 0  -- noqa: AM09
     ) as calls
 
@@ -157,7 +165,12 @@ final as (
         transaction_id,
         {{ fraud_quote_literal(model.version) }}::text as model_version,
         {{ schema }}.probability_from_bits(probability_bits) as fraud_probability,
-        reason_codes,
+        -- a float32's bit pattern orders like its value (probabilities are not negative):
+        -- only rows at the reason threshold look theirs up
+        case
+            when probability_bits >= {{ fraud_float4_bits(model.reason_threshold) }}
+                then reasons -> transaction_id::text
+        end as reason_codes,
         now() as scored_at
     from scored_{{ loop.index }}
     -- rows with a NULL, NaN, infinite or out-of-range feature: in fraud_quarantine instead

@@ -67,10 +67,19 @@ def test_scores_are_those_of_the_model_for_the_same_ids(project, model_dir):
     X = np.array([r[1:] for r in rows], dtype=np.float32)
     meta = artifacts.load_metadata(model_dir)
     scorer = load_scorer((model_dir / artifacts.MODEL_FILE).read_bytes(), meta, "numpy")
-    got_ids, prob = scorer.score(make_stack(ids, X), len(ids))[:2]
+    got_ids, prob, _, reasons = scorer.score(make_stack(ids, X), len(ids), reason_threshold=meta["threshold"])
     expected = dict(zip(got_ids.tolist(), prob.tolist(), strict=True))
     s = scores(project)
     assert max(abs(s[i][0] - expected[i]) for i in expected) < 1e-6
+    # reason codes: those of the rows at the threshold, computed in the same scoring call
+    stored = dict(query(f"select transaction_id, reason_codes from {project.schema}.fraud_scores "
+                        "where reason_codes is not null"))  # fmt: skip
+    codes = {int(got_ids[r]): [{"feature": n, "contribution": c} for n, c in c3] for r, c3 in reasons.items()}
+    assert stored == codes and 0 < len(stored) < len(ids)
+    queue = query(f"select transaction_id, reason_1_feature from {project.schema}.fraud_case_queue")
+    assert {i: f for i, f in queue} == {
+        i: c[0]["feature"] for i, c in codes.items() if c and expected[i] >= meta["threshold"]
+    }
 
 
 def test_second_run_scores_nothing_and_changes_nothing(project):
@@ -576,8 +585,8 @@ def test_a_reloaded_source_is_stacked_and_scored_anew(project, model_dir, tmp_pa
     assert stacked == [(3000, 1)]
 
 
-def test_deleted_transactions_lose_their_scores_and_rows_inserted_between_are_scored(project):
-    """A plain `dbt run` after deletions and an insertion below the highest id: scores follow the source."""
+def test_deleted_inserted_and_corrected_transactions_are_followed_by_a_plain_run(project):
+    """A plain `dbt run` after deletions, an insertion below the highest id and an update in place."""
     table = f"{project.raw_schema}.credit_card"
     before = scores(project)
     query(f"delete from {table} where transaction_id in (100, 2500)")
@@ -591,6 +600,16 @@ def test_deleted_transactions_lose_their_scores_and_rows_inserted_between_are_sc
     again = scores(project)
     assert sorted(again) == sorted(set(before) - {2500})
     assert again[100][0] == again[101][0]
+    # transaction 50 corrected in place (an UPDATE: same id, same count) to 60's features: logged by the
+    # source's trigger, stacked and scored again
+    assignments = ", ".join(f"v{i} = other.v{i}" for i in range(1, 29))
+    query(f"update {table} as t set {assignments} from {table} as other "
+          "where t.transaction_id = 50 and other.transaction_id = 60")  # fmt: skip
+    assert again[50][0] != again[60][0]
+    project.dbt("run")
+    corrected = scores(project)
+    assert corrected[50][0] == corrected[60][0]
+    assert corrected[7][0] == before[7][0]
     project.dbt("test")
 
 

@@ -126,18 +126,15 @@ def logit(network, x):
     return float(h[0, 0])
 
 
-def test_reason_codes_travel_as_a_jsonb_array_text_of_one_element_per_row():
+def test_reason_codes_travel_as_one_json_object_keyed_by_transaction_id():
     import json
 
-    from scoring.fraud_scorer import reasons_array_text
+    from scoring.fraud_scorer import reasons_json_text
 
-    text = reasons_array_text({1: [('V"1\\', 0.5), ("V2", 0.25)]}, 3)
-    assert text.startswith("{NULL,") and text.endswith(",NULL}")
-    element = text[len("{NULL,") : -len(",NULL}")]
-    # an array literal's quoting: what array_in gives back is the JSON document
-    doc = json.loads(element[1:-1].replace('\\"', '"').replace("\\\\", "\\"))
-    assert doc == [{"feature": 'V"1\\', "contribution": 0.5}, {"feature": "V2", "contribution": 0.25}]
-    assert reasons_array_text({}, 2) == "{NULL,NULL}"
+    ids = np.array([7, 42, 9])
+    doc = json.loads(reasons_json_text(ids, {1: [('V"14', 0.5), ("V4", 0.25)]}))
+    assert doc == {"42": [{"feature": 'V"14', "contribution": 0.5}, {"feature": "V4", "contribution": 0.25}]}
+    assert reasons_json_text(ids, {}) is None  # SQL NULL: nothing to parse
 
 
 def test_engines_agree(model, stack, tiny_data):
