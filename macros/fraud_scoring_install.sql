@@ -136,9 +136,11 @@ create table if not exists {{ schema }}.deployment_history (
 
 {%- if not greenplum %}
 
--- Source rows updated or deleted in place, by id: what lets a dbt run restack and
--- rescore a corrected transaction without rereading every row. Written by the
--- statement-level triggers fraud_watch_source() attaches to the raw table.
+-- Source rows updated, deleted, or inserted below ids already there, by id: what lets
+-- a dbt run restack and rescore exactly those stacks without rereading every row.
+-- Written by the statement-level triggers fraud_watch_source() attaches to the raw
+-- table. Appended rows (ids above every earlier one, as the loader numbers them) are
+-- not logged: stacking takes the ids above the highest stacked.
 create table if not exists {{ schema }}.source_changes (
     table_oid oid not null,
     transaction_id bigint not null,
@@ -152,15 +154,29 @@ language plpgsql
 security definer
 set search_path = pg_catalog
 as $$
+declare
+    appended boolean;
 begin
     if tg_op = 'UPDATE' then
         insert into {{ schema }}.source_changes (table_oid, transaction_id)
         select tg_relid, transaction_id from old_rows
         union
         select tg_relid, transaction_id from new_rows;
-    else
+    elsif tg_op = 'DELETE' then
         insert into {{ schema }}.source_changes (table_oid, transaction_id)
         select tg_relid, transaction_id from old_rows;
+    else
+        -- an append leaves no earlier row above its lowest id (an index-only count of
+        -- the rows from there on: as many as it inserted)
+        execute format(
+            'select count(*) = (select count(*) from new_rows) from %I.%I '
+            'where transaction_id >= (select min(transaction_id) from new_rows)',
+            tg_table_schema, tg_table_name
+        ) into appended;
+        if not appended then
+            insert into {{ schema }}.source_changes (table_oid, transaction_id)
+            select tg_relid, transaction_id from new_rows;
+        end if;
     end if;
     return null;
 end
