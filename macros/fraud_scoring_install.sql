@@ -44,8 +44,8 @@
 
 {% macro fraud_scoring_functions(schema) -%}
     {{ return([
-        schema ~ '.score_stack_numpy(bytea, bigint, bytea, text, text, integer)',
-        schema ~ '.score_stack_keras(bytea, bigint, bytea, text, text, integer)',
+        schema ~ '.score_stack_numpy(bytea, bigint, bytea, text, text, text, float8, integer)',
+        schema ~ '.score_stack_keras(bytea, bigint, bytea, text, text, text, float8, integer)',
         schema ~ '.read_model_file(text)',
         schema ~ '.model_file_info(text)',
         schema ~ '.probe_packages()',
@@ -61,10 +61,14 @@
     {%- endfor %}
     {%- for role in roles %}
     grant usage on schema {{ schema }} to {{ role }};
-    grant select on {{ schema }}.models, {{ schema }}.installation to {{ role }};
-    {%- if fraud_engine_kind() == 'greenplum' %}
+    grant select on {{ schema }}.models, {{ schema }}.installation, {{ schema }}.deployments,
+        {{ schema }}.deployment_history to {{ role }};
+        {%- if fraud_engine_kind() != 'greenplum' %}
+    grant select on {{ schema }}.source_changes to {{ role }};
+        {%- endif %}
+        {%- if fraud_engine_kind() == 'greenplum' %}
     grant select on {{ schema }}.segment_keys to {{ role }};
-    {%- endif %}
+        {%- endif %}
         {%- for function in fraud_scoring_functions(schema) %}
     grant execute on function {{ function }} to {{ role }};
         {%- endfor %}
@@ -127,11 +131,88 @@ where not exists (select 1 from {{ schema }}.segment_keys);
 analyze {{ schema }}.segment_keys;
 {%- endif %}
 
+-- Which registered versions score, and which one decides: the champion (one at
+-- most) and its challengers, scored side by side. Changed by the operations in
+-- macros/fraud_deployments.sql (promote, add a challenger, retire, roll back, set a
+-- threshold), never by registering a model. threshold: NULL for the model's own.
+create table if not exists {{ schema }}.deployments (
+    model_version text primary key,
+    role text not null check (role in ('champion', 'challenger')),
+    threshold float8 check (threshold > 0 and threshold < 1),
+    changed_at timestamptz not null default clock_timestamp(),
+    changed_by text not null default current_user
+){{ distributed }};
+{%- if not greenplum %}
+create unique index if not exists deployments_one_champion on {{ schema }}.deployments (role)
+where role = 'champion';
+{%- endif %}
+
+-- every change to deployments, appended: what roll back reads, and the audit trail
+create table if not exists {{ schema }}.deployment_history (
+    changed_at timestamptz not null default clock_timestamp(),
+    model_version text not null,
+    role text not null check (role in ('champion', 'challenger', 'retired')),
+    threshold float8,
+    changed_by text not null default current_user
+){{ distributed }};
+
+{%- if not greenplum %}
+
+-- Source rows updated, deleted, or inserted below ids already there, by id: what lets
+-- a dbt run restack and rescore exactly those stacks without rereading every row.
+-- Written by the statement-level triggers fraud_watch_source() attaches to the raw
+-- table. Appended rows (ids above every earlier one, as the loader numbers them) are
+-- not logged: stacking takes the ids above the highest stacked.
+create table if not exists {{ schema }}.source_changes (
+    table_oid oid not null,
+    transaction_id bigint not null,
+    changed_at timestamptz not null default clock_timestamp()
+);
+create index if not exists source_changes_by_id on {{ schema }}.source_changes (table_oid, transaction_id);
+
+create or replace function {{ schema }}.log_source_changes()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog
+as $$
+declare
+    appended boolean;
+begin
+    if tg_op = 'UPDATE' then
+        insert into {{ schema }}.source_changes (table_oid, transaction_id)
+        select tg_relid, transaction_id from old_rows
+        union
+        select tg_relid, transaction_id from new_rows;
+    elsif tg_op = 'DELETE' then
+        insert into {{ schema }}.source_changes (table_oid, transaction_id)
+        select tg_relid, transaction_id from old_rows;
+    else
+        -- an append leaves no earlier row above its lowest id (an index-only count of
+        -- the rows from there on: as many as it inserted)
+        execute format(
+            'select count(*) = (select count(*) from new_rows) from %I.%I '
+            'where transaction_id >= (select min(transaction_id) from new_rows)',
+            tg_table_schema, tg_table_name
+        ) into appended;
+        if not appended then
+            insert into {{ schema }}.source_changes (table_oid, transaction_id)
+            select tg_relid, transaction_id from new_rows;
+        end if;
+    end if;
+    return null;
+end
+$$;
+revoke all on function {{ schema }}.log_source_changes() from public;
+{%- endif %}
+
 -- earlier installations returned a composite (ids and probabilities) from a
--- five-argument function: SQL now keeps the ids beside the stack
+-- five-argument function, then probabilities alone from a six-argument one
 drop function if exists {{ schema }}.score_stack_numpy(bytea, bigint, bytea, text, text);
 drop function if exists {{ schema }}.score_stack_keras(bytea, bigint, bytea, text, text);
 drop type if exists {{ schema }}.scored_stack;
+drop function if exists {{ schema }}.score_stack_numpy(bytea, bigint, bytea, text, text, integer);
+drop function if exists {{ schema }}.score_stack_keras(bytea, bigint, bytea, text, text, integer);
 
 {%- for engine in ['numpy', 'keras'] %}
 
@@ -141,21 +222,28 @@ drop type if exists {{ schema }}.scored_stack;
 -- every Greenplum segment. keras is parallel unsafe: TensorFlow in a parallel
 -- worker crashed the server here. Not STRICT: a NULL model (deleted from the
 -- registry after dbt compiled the run) must fail, not silently score nothing.
--- Returns the stack's probabilities, in stack order, as the text of an
+-- Returns two texts: the stack's probabilities, in stack order, as the text of an
 -- integer[] of their float32 bit patterns (one string parsed by array_in is far
 -- cheaper than PL/Python's per-element conversion of a returned list, and
--- integers print and parse faster than floats): probability_from_bits turns
--- each back into its exact value. threads: 0 for every core of the host.
+-- integers print and parse faster than floats; probability_from_bits turns each
+-- back into its exact value; a row with a non-finite feature gets a NaN of its own,
+-- the quarantined mark); and the reason codes of the rows at or above reason_threshold,
+-- as one JSON object keyed by transaction id (numpy engine; NULL when there are none).
+-- features: the names SQL packed, in order (checked against the model's).
+-- threads: 0 for every core of the host.
 create or replace function {{ schema }}.score_stack_{{ engine }}(
-    stack bytea, n_rows bigint, model_h5 bytea, model_metadata text, model_sha256 text, threads integer
+    stack bytea, n_rows bigint, model_h5 bytea, model_metadata text, model_sha256 text,
+    features text, reason_threshold float8, threads integer
 )
-returns text
+returns text []
 language plpython3u
 immutable{{ '' if greenplum else (' parallel safe' if engine == 'numpy' else ' parallel unsafe') }}
 as $fraud_scorer$
 {{ _fraud_scorer_py() }}
 try:
-    return score_stack(SD, stack, n_rows, model_h5, model_metadata, model_sha256, '{{ engine }}', threads)
+    return score_stack(
+        SD, stack, n_rows, model_h5, model_metadata, model_sha256, '{{ engine }}', threads, features, reason_threshold
+    )
 except ScoringError as exc:
     plpy.error('fraud scoring: %s' % exc)
 $fraud_scorer$;
@@ -244,6 +332,7 @@ $fraud_scorer$;
                 ) }}
             {%- endif -%}
         {%- endif -%}
+        {%- do fraud_watch_source() -%}
     {%- endif -%}
     select 1
 {%- endmacro %}

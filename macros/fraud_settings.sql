@@ -50,14 +50,20 @@
     {{ return("'" ~ (value | string | replace("'", "''")) ~ "'") }}
 {%- endmacro %}
 
-{% macro fraud_selected_model() -%}
-    {#- The model that scores: var fraud_model_path (a file in the directory a
-        superuser allowed), else var fraud_model_version, else the newest registered.
-        Returns {version, threshold, ref}: ref is what the scoring function loads
-        (the version, or 'file:<path>'). An unknown version is a compile error. -#}
+{% macro fraud_scoring_models() -%}
+    {#- The models that score, explicitly chosen, never by registration order:
+        var fraud_model_path (a file in the directory a superuser allowed), else var
+        fraud_model_version, each alone and taken as the champion for this run; else
+        every version deployed in the registry ({schema}.deployments): the champion,
+        then its challengers. Returns a list of {version, role, threshold,
+        reason_threshold, ref}: ref is what the scoring function loads (the version,
+        or 'file:<path>'); reason codes are computed for probabilities at or above
+        reason_threshold (the lowest threshold known for the version). An unknown
+        version, an empty deployment or a model whose features are in another order
+        than SQL packs them is a compile error. -#}
     {%- set path = var('fraud_model_path', '') | string -%}
     {%- if path -%}
-        {{ return(_fraud_model_file(path)) }}
+        {{ return([_fraud_model_file(path)]) }}
     {%- endif -%}
     {%- set wanted = var('fraud_model_version', '') | string -%}
     {%- if wanted and not modules.re.fullmatch('[A-Za-z0-9._-]{1,128}', wanted) -%}
@@ -66,25 +72,63 @@
         ) }}
     {%- endif -%}
     {%- if not execute -%}
-        {{ return({'version': wanted or 'unresolved', 'threshold': 0.5, 'ref': wanted or 'unresolved'}) }}
+        {{ return([{'version': wanted or 'unresolved', 'role': 'champion', 'threshold': 0.5,
+                    'reason_threshold': 0.5, 'ref': wanted or 'unresolved'}]) }}
     {%- endif -%}
     {%- set registry = fraud_registry() -%}
     {%- set sql -%}
-        select model_version, coalesce((metadata ->> 'threshold')::float8, 0.5) as threshold
-        from {{ registry }}
-        {% if wanted -%} where model_version = {{ fraud_quote_literal(wanted) }} {%- endif %}
-        order by registered_at desc, model_version desc
-        limit 1
+        select
+            m.model_version,
+            coalesce((m.metadata ->> 'threshold')::float8, 0.5) as model_threshold,
+            {% if wanted -%} null::float8 {%- else -%} d.threshold {%- endif %} as deployed_threshold,
+            {% if wanted -%} 'champion' {%- else -%} d.role {%- endif %} as role,
+            (m.metadata -> 'features')::text as features
+        from {{ registry }} as m
+        {% if wanted -%}
+            where m.model_version = {{ fraud_quote_literal(wanted) }}
+        {%- else -%}
+            inner join {{ fraud_schema() }}.deployments as d on m.model_version = d.model_version
+            order by d.role = 'champion' desc, m.model_version
+        {%- endif %}
     {%- endset -%}
     {%- set rows = run_query(sql).rows -%}
     {%- if rows | length == 0 -%}
         {%- if wanted -%}
-            {{ exceptions.raise_compiler_error("model version " ~ (wanted | tojson) ~ " is not registered in " ~ registry ~ ": register it with `python -m training register --model-dir DIR`, or leave var fraud_model_version empty for the newest") }}
+            {{ exceptions.raise_compiler_error("model version " ~ (wanted | tojson) ~ " is not registered in " ~ registry ~ ": register it with `python -m training register --model-dir DIR`") }}
         {%- else -%}
-            {{ exceptions.raise_compiler_error("no model is registered in " ~ registry ~ ": train and register one first (`make demo` does both, or `python -m training register --model-dir DIR`)") }}
+            {{ exceptions.raise_compiler_error("no model is deployed in " ~ fraud_schema() ~ ".deployments: name a champion with `dbt run-operation promote_fraud_model --args '{version: VERSION}'` (registered versions: `select model_version, registered_at from " ~ registry ~ "`), or score one version with var fraud_model_version") }}
         {%- endif -%}
     {%- endif -%}
-    {{ return({'version': rows[0][0], 'threshold': _fraud_threshold(rows[0][1]), 'ref': rows[0][0]}) }}
+    {%- set models = [] -%}
+    {%- for row in rows -%}
+        {%- do _fraud_check_feature_order(row[0], row[4]) -%}
+        {%- set own = row[2] if row[2] is not none else row[1] -%}
+        {%- set threshold = _fraud_threshold(own) if row[3] == 'champion' else own | float -%}
+        {%- do models.append({
+            'version': row[0], 'role': row[3], 'threshold': threshold,
+            'reason_threshold': [threshold, row[1] | float, own | float] | min, 'ref': row[0],
+        }) -%}
+    {%- endfor -%}
+    {{ return(models) }}
+{%- endmacro %}
+
+{% macro fraud_selected_model() -%}
+    {#- The model that decides (the champion, or the one var fraud_model_version /
+        fraud_model_path names). -#}
+    {{ return(fraud_scoring_models()[0]) }}
+{%- endmacro %}
+
+{% macro _fraud_check_feature_order(version, features_json) -%}
+    {#- The model's metadata must list its inputs in the order SQL packs them. -#}
+    {%- set expected = fromjson(features_json) if features_json else none -%}
+    {%- set sent = fraud_feature_columns() -%}
+    {%- if expected is none or (expected | map('lower') | list) != sent -%}
+        {{ exceptions.raise_compiler_error(
+            "model " ~ version ~ " expects its features in the order "
+            ~ ((expected or ['(none listed)']) | join(', ')) ~ "; SQL sends " ~ (sent | join(', '))
+            ~ ": it would score the wrong columns. Retrain it on the columns in SQL's order"
+        ) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro _fraud_threshold(model_threshold) -%}
@@ -112,12 +156,15 @@
         ) }}
     {%- endif -%}
     {%- if not execute -%}
-        {{ return({'version': 'unresolved', 'threshold': 0.5, 'ref': 'file:' ~ path}) }}
+        {{ return({'version': 'unresolved', 'role': 'champion', 'threshold': 0.5, 'reason_threshold': 0.5,
+                   'ref': 'file:' ~ path}) }}
     {%- endif -%}
     {%- set info = run_query(
         "select model_version, threshold from " ~ fraud_schema() ~ ".model_file_info(" ~ fraud_quote_literal(path) ~ ")"
     ).rows[0] -%}
-    {{ return({'version': info[0], 'threshold': _fraud_threshold(info[1]), 'ref': 'file:' ~ path}) }}
+    {%- set threshold = _fraud_threshold(info[1]) -%}
+    {{ return({'version': info[0], 'role': 'champion', 'threshold': threshold,
+               'reason_threshold': [threshold, info[1] | float] | min, 'ref': 'file:' ~ path}) }}
 {%- endmacro %}
 
 {% macro fraud_model_arguments(model) -%}
@@ -133,6 +180,17 @@
     (select m.model_h5 from {{ source }}),
     (select m.metadata::text from {{ source }}),
     (select m.sha256 from {{ source }})
+{%- endmacro %}
+
+{% macro fraud_quarantine_severity() -%}
+    {#- How dbt test reports quarantined transactions (var fraud_quarantine_severity). -#}
+    {%- set severity = var('fraud_quarantine_severity', 'warn') | string | lower -%}
+    {%- if severity not in ['warn', 'error'] -%}
+        {{ exceptions.raise_compiler_error(
+            "var fraud_quarantine_severity must be 'warn' or 'error', got " ~ (severity | tojson)
+        ) }}
+    {%- endif -%}
+    {{ return(severity) }}
 {%- endmacro %}
 
 {% macro fraud_scoring_threads() -%}
@@ -153,4 +211,19 @@
         ) }}
     {%- endif -%}
     {{ return(text | int) }}
+{%- endmacro %}
+
+{% macro fraud_quarantined_bits() -%}
+    {#- scoring/fraud_scorer.py's QUARANTINED_BITS (0x7FBAD000): the probability bits of
+        a transaction whose features cannot be scored. -#}
+    2142949376
+{%- endmacro %}
+
+{% macro fraud_float4_bits(value) -%}
+    {#- The bit pattern of a number as a float4 (rounded to nearest, as the scorer does), an integer. -#}
+    {%- if not execute -%}
+        {{ return(0) }}
+    {%- endif -%}
+    {%- set sql = "select ('x' || encode(float4send(" ~ (value | float) ~ "::float4), 'hex'))::bit(32)::integer" -%}
+    {{ return(run_query(sql).rows[0][0]) }}
 {%- endmacro %}

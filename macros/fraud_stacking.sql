@@ -59,14 +59,16 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro fraud_stack_not_scored(first_transaction_id_sql, scores, version) -%}
-    {#- True for a stack without scores from `version` in `scores`: a stack is scored
-        whole, in one statement, so its first transaction stands for it. -#}
+{% macro fraud_stack_not_scored(stack, scores, version) -%}
+    {#- True for a stack (a relation alias with first_ and last_transaction_id) without
+        scores from `version` in `scores`: a stack is scored whole, in one statement, so
+        any of its transactions stands for it (its first may be quarantined, so the
+        first score in its range: one step of the primary key's index). -#}
     not exists (
         select 1
         from {{ scores }} as scored
         where
-            scored.transaction_id = {{ first_transaction_id_sql }}
+            scored.transaction_id between {{ stack }}.first_transaction_id and {{ stack }}.last_transaction_id
             and scored.model_version = {{ fraud_quote_literal(version) }}
     )
 {%- endmacro %}

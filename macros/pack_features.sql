@@ -1,12 +1,20 @@
 {% macro pack_features(columns) -%}
     {#- Pack the features once, as float4 big-endian bytes (float4send, a built-in
         C function), so scoring moves bytes, not per-element Python floats.
-        NULL becomes NaN here so the scorer reports it by transaction id instead
-        of the row silently vanishing from string_agg. -#}
+        A value that cannot become a float4 (NULL, NaN, Infinity, beyond float4's
+        range, or so small it would round to zero) becomes NaN here, rather than
+        failing the statement or vanishing from string_agg: the scorer leaves such
+        rows out of fraud_scores, and fraud_quarantine lists them. -#}
     {%- for column in columns -%}
-        float4send(coalesce({{ column }}::float4, 'NaN'::float4))
+        float4send(case when {{ fraud_float4_ok(column) }} then {{ column }}::float4 else 'NaN'::float4 end)
         {%- if not loop.last %} || {% endif -%}
     {%- endfor -%}
+{%- endmacro %}
+
+{% macro fraud_float4_ok(column) -%}
+    {#- True when a float8 column's value converts to a finite float4 without error
+        (NaN compares above every number in PostgreSQL, so it fails both bounds). -#}
+    ({{ column }} = 0 or abs({{ column }}) between 1.401298464324817e-45 and 3.4028234663852886e38)
 {%- endmacro %}
 
 {% macro fraud_feature_columns() -%}

@@ -100,6 +100,15 @@ def register(model_dir: Path) -> str:
     return f"{version} ({'new' if new else 'already registered'})"
 
 
+@step("promote model")
+def promote(model_dir: Path) -> str:
+    # Which model scores is named, never implied by registering: the one just trained
+    # becomes the champion (the former one stays on as a challenger).
+    version = artifacts.load_metadata(model_dir)["model_version"]
+    dbt("run-operation", "promote_fraud_model", "--quiet", "--args", json.dumps({"version": version}))
+    return f"{version} is the champion"
+
+
 @step("dbt seed")
 def seed() -> str:
     dbt("seed", "--quiet")
@@ -123,12 +132,13 @@ def summary(meta: dict) -> None:
     holdout_from = (meta.get("split") or {}).get("holdout_from_time")
     with connection() as conn, conn.cursor() as cur:
         cur.execute(
-            f"select count(*), count(*) filter (where is_fraud) from {schema}.fraud_scores where model_version = %s",
+            f"select count(*), count(*) filter (where is_fraud) from {schema}.fraud_decisions where model_version = %s",
             (model_version,),
         )
         scored, flagged = cur.fetchone()
         cur.execute(
-            f"select labeled_rows, precision, recall from {schema}.fraud_model_metrics where model_version = %s",
+            f"select labeled_rows, precision, recall from {schema}.fraud_model_metrics "
+            "where model_version = %s and transaction_day is null",
             (model_version,),
         )
         labeled, precision, recall = cur.fetchone() or (0, None, None)
@@ -139,7 +149,7 @@ def summary(meta: dict) -> None:
                 f"""select count(*), count(*) filter (where s.is_fraud),
                            count(*) filter (where s.is_fraud and t.is_labeled_fraud),
                            count(*) filter (where t.is_labeled_fraud)
-                    from {schema}.fraud_scores as s
+                    from {schema}.fraud_decisions as s
                     inner join {schema}.stg_raw__credit_card as t on s.transaction_id = t.transaction_id
                     where s.model_version = %s and t.seconds_since_start >= %s""",
                 (model_version, holdout_from),
@@ -192,6 +202,7 @@ def main() -> None:
     train(path, args.profile, model_dir)
     install()
     register(model_dir)
+    promote(model_dir)
     seed()
     run()
     test()

@@ -30,8 +30,20 @@ class ScoringError(Exception):
     """A problem with the input or the model, worded for the person running dbt."""
 
 
+# The probability bits returned for a row whose features cannot be scored (NULL, NaN,
+# Infinity, or out of float4's range in the source): a NaN with a payload of its own,
+# which SQL leaves out of fraud_scores (the row is in the quarantine instead). A model
+# that computed NaN would give NaN's usual pattern, which fails fraud_scores' tests.
+QUARANTINED_BITS = 0x7FBAD000
+REASON_CODES = 3  # features named per flagged transaction
+
+
 def unpack_stack(stack, n_rows, feature_names):
-    """Split a stack into (ids int64, features float32 (n, k)), checking its shape and values."""
+    """Split a stack into (ids int64, features float32 (n, k), rows with a non-finite feature or None).
+
+    Rows with a non-finite feature are not an error: the database quarantines them
+    (its packing turns NULL and values out of float4's range into NaN).
+    """
     n_features = len(feature_names)
     row_bytes = ID_DTYPE.itemsize + FEATURE_DTYPE.itemsize * n_features
     stack = bytes(stack)
@@ -46,16 +58,32 @@ def unpack_stack(stack, n_rows, feature_names):
     rows = np.frombuffer(stack, dtype=record)
     ids = rows["id"].astype(np.int64)
     features = rows["x"].astype(np.float32)
-    finite = np.isfinite(features)
-    if not finite.all():
-        bad_rows = np.flatnonzero(~finite.all(axis=1))
-        first = bad_rows[0]
-        column = feature_names[int(np.flatnonzero(~finite[first])[0])]
-        raise ScoringError(
-            "transaction %d: feature %s is NULL, NaN or Infinity (%d such rows in this batch); "
-            "fix or exclude these rows before scoring" % (ids[first], column, len(bad_rows))
+    bad = None
+    if not np.isfinite(features.sum(axis=1)).all():  # NaN and Infinity propagate through a sum
+        bad = ~np.isfinite(features).all(axis=1)
+        features[bad] = 0.0  # scored like any row, then replaced by QUARANTINED_BITS
+    return ids, features, bad
+
+
+def check_feature_order(model_features, sql_features):
+    """The model's input order (its metadata) must be the order SQL packs the features in.
+
+    A model trained on the same columns in another order would otherwise score
+    silently wrong: the names are compared, position by position, ignoring case.
+    """
+    if sql_features is None:
+        return
+    sent = [name.strip() for name in str(sql_features).split(",")]
+    expected = [str(name) for name in model_features]
+    if [n.lower() for n in sent] != [n.lower() for n in expected]:
+        diff = next(
+            (i for i, (a, b) in enumerate(zip(expected, sent, strict=False)) if a.lower() != b.lower()),
+            min(len(expected), len(sent)),
         )
-    return ids, features
+        raise ScoringError(
+            "the model expects its features in the order %s; SQL sends %s (they differ at position %d): "
+            "the model would score the wrong columns" % (", ".join(expected), ", ".join(sent), diff + 1)
+        )
 
 
 class NumpyMLP:
@@ -97,6 +125,26 @@ class NumpyMLP:
         else:
             _run_in_threads(chunk, starts, threads)
         return out
+
+    def logit_gradient(self, x):
+        """d(output's pre-activation, the log-odds for a sigmoid output)/dx for the rows of x (float64).
+
+        Backpropagation through the Dense layers: for the few rows that get reason codes.
+        """
+        h = np.asarray(x, dtype=np.float64)
+        outputs = []
+        for kernel, bias, activation in self.layers:
+            h = h @ kernel.astype(np.float64) + bias
+            if len(outputs) < len(self.layers) - 1:
+                _activate(h, activation)
+            outputs.append(h)
+        grad = np.ones((len(h), 1))
+        for i in range(len(self.layers) - 1, -1, -1):
+            kernel, _, activation = self.layers[i]
+            if i < len(self.layers) - 1:
+                grad = grad * _activation_slope(outputs[i], activation)
+            grad = grad @ kernel.astype(np.float64).T
+        return grad
 
 
 def _block_signals():
@@ -166,6 +214,17 @@ def scoring_threads(threads):
     if threads and threads < 0:
         return max(1, usable_cores() // -int(threads))
     return usable_cores()
+
+
+def _activation_slope(a, activation):
+    """d activation / d z, from the activation's output a."""
+    if activation == "sigmoid":
+        return a * (1.0 - a)
+    if activation == "relu":
+        return (a > 0).astype(a.dtype)
+    if activation == "tanh":
+        return 1.0 - a * a
+    return np.ones_like(a)
 
 
 def _activate(z, activation):
@@ -458,6 +517,8 @@ class Scorer:
         mean = np.asarray(scaler["mean"], dtype=np.float32) if scaler else None
         scale = np.asarray(scaler["scale"], dtype=np.float32) if scaler else None
         n = len(self.features)
+        # reason codes measure each feature against the training mean (0 after standardisation)
+        self.baseline = mean.astype(np.float64) if scaler else np.zeros(n)
         if engine == "numpy":
             model = load_numpy_model(h5_bytes, n, isolate)
             self.model = model.standardized(mean, scale) if scaler else model
@@ -472,9 +533,37 @@ class Scorer:
             x = (x - self.mean) / self.scale
         return self.model.predict(x, self.threads)
 
-    def score(self, stack, n_rows):
-        ids, x = unpack_stack(stack, n_rows, self.features)
-        return ids, self.predict(x)
+    def score(self, stack, n_rows, reason_threshold=None):
+        """(ids, float32 probabilities, rows to quarantine or None, reason codes) of a stack.
+
+        reason codes: {row: [(feature, contribution)] * up to 3} for the rows whose probability is
+        at least reason_threshold (numpy engine only; None: none).
+        """
+        ids, x, bad = unpack_stack(stack, n_rows, self.features)
+        prob = self.predict(x)
+        reasons = {}
+        if reason_threshold is not None and isinstance(self.model, NumpyMLP):
+            flagged = prob >= reason_threshold
+            if bad is not None:
+                flagged &= ~bad
+            rows = np.flatnonzero(flagged)
+            if len(rows):
+                reasons = dict(zip(rows.tolist(), self.reason_codes(x[rows]), strict=True))
+        return ids, prob, bad, reasons
+
+    def reason_codes(self, x, top=REASON_CODES):
+        """Per row, the `top` features that raised its log-odds most: gradient x input.
+
+        contribution_j = d(log-odds)/d(x_j) * (x_j - training mean_j), the first-order share
+        of feature j in the log-odds' distance from an average transaction's. Only features
+        with a positive contribution are listed (those that pushed the probability up).
+        """
+        contributions = self.model.logit_gradient(x) * (np.asarray(x, dtype=np.float64) - self.baseline)
+        order = np.argsort(-contributions, axis=1)[:, :top]
+        codes = []
+        for row, columns in zip(contributions, order, strict=True):
+            codes.append([(self.features[j], round(float(row[j]), 4)) for j in columns if row[j] > 0])
+        return codes
 
 
 def load_scorer(h5_bytes, metadata, engine, expected_sha256=None, isolate=False, threads=0):
@@ -613,7 +702,18 @@ def check_stack_memory(n_rows, available):
         )
 
 
-def score_stack(SD, stack, n_rows, model_h5, model_metadata, model_sha256, engine, threads=0):
+def score_stack(
+    SD,
+    stack,
+    n_rows,
+    model_h5,
+    model_metadata,
+    model_sha256,
+    engine,
+    threads=0,
+    sql_features=None,
+    reason_threshold=None,
+):
     """PL/Python entry point of score_stack_{engine}: the stack's probabilities, in stack order, as the
     text of an integer[] of their float32 bit patterns (see probability_bits_text).
 
@@ -625,6 +725,10 @@ def score_stack(SD, stack, n_rows, model_h5, model_metadata, model_sha256, engin
     stack), so the per-backend cache, keyed by that hash, is never stale.
     threads: how many threads score (0: every core of this host; below 0: the
     host's cores shared by -threads segments, see scoring_threads).
+    sql_features: the names of the features SQL packed, in order, comma-separated;
+    the model's metadata must list the same in the same order.
+    Rows with a non-finite feature get QUARANTINED_BITS instead of a probability.
+    Returns [probability bits text, reason codes JSON or None] (see reasons_json_text).
     """
     if stack is None or n_rows is None:
         raise ScoringError("a NULL stack or row count: stacks come from string_agg over at least one row")
@@ -634,7 +738,7 @@ def score_stack(SD, stack, n_rows, model_h5, model_metadata, model_sha256, engin
     sha = hashlib.sha256(model_h5).hexdigest()
     if sha != model_sha256:
         raise ScoringError("model bytes do not match their registered sha256: the stored model is corrupt")
-    key = (engine, sha, threads)
+    key = (engine, sha, threads, sql_features)
     cached = SD.get("model")
     if cached is None or cached[0] != key:
         SD.pop("model", None)  # one model per backend: drop the old one (and its keras worker) first
@@ -644,9 +748,32 @@ def score_stack(SD, stack, n_rows, model_h5, model_metadata, model_sha256, engin
             raise ScoringError(f"the model's metadata is not valid JSON: {exc}") from None
         if not isinstance(metadata, dict) or not isinstance(metadata.get("features"), list):
             raise ScoringError("the model's metadata has no list of features")
+        check_feature_order(metadata["features"], sql_features)
         SD["model"] = (key, load_scorer(model_h5, metadata, engine, isolate=True, threads=threads))
-    _, prob = SD["model"][1].score(stack, n_rows)
-    return probability_bits_text(prob)
+    ids, prob, bad, reasons = SD["model"][1].score(stack, n_rows, reason_threshold)
+    bits = np.ascontiguousarray(prob, dtype=np.float32).view(np.int32)
+    if bad is not None:
+        bits[bad] = QUARANTINED_BITS
+    return [sql_array_text(bits), reasons_json_text(ids, reasons)]
+
+
+def reasons_json_text(ids, reasons):
+    """The reason codes of a stack's flagged rows as one JSON object keyed by transaction id:
+    {"<id>": [{"feature": name, "contribution": value}, ...]}, most contributing first; None
+    (SQL NULL) when no row has any.
+
+    One small document per stack, parsed once per stack: SQL looks a row up only when its
+    probability reaches the reason threshold, so the other rows cost one integer comparison
+    (an array of one element per row, mostly NULL, cost 20 ms per 100,000 rows to parse and unnest).
+    """
+    if not reasons:
+        return None
+    return json.dumps(
+        {
+            str(int(ids[row])): [{"feature": name, "contribution": value} for name, value in codes]
+            for row, codes in reasons.items()
+        }  # fmt: skip
+    )
 
 
 PROBED_PACKAGES = ("numpy", "h5py", "keras", "tensorflow")

@@ -3,7 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ fraud_drop_stacks_of_replaced_source() }}",
+        pre_hook=["{{ fraud_drop_stacks_of_replaced_source() }}", "{{ fraud_restack_changed_batches() }}"],
         fraud_distributed_by='batch_id',
         post_hook="{{ fraud_distribute_stacks() }}",
     )
@@ -17,8 +17,10 @@
     Incremental: a run stacks the transactions above the highest id stacked so
     far (the loader numbers appended rows after the current maximum). When the
     raw table was replaced or truncated since (source_table_id), its stacks are
-    dropped first and everything is stacked again. A source row corrected in
-    place needs `dbt run --full-refresh --select int_credit_card__scoring_stacks+`. -#}
+    dropped first and everything is stacked again. A stack whose source rows were
+    deleted, or inserted between its ids, is stacked again (PostgreSQL; an
+    index-only count per stack). A source row corrected in place needs
+    `dbt run --full-refresh --select int_credit_card__scoring_stacks+`. -#}
 
 with
 

@@ -1,6 +1,7 @@
-{%- set model = fraud_selected_model() -%}
+{%- set models = fraud_scoring_models() -%}
 {%- set schema = fraud_schema() -%}
 {%- set engine = fraud_engine() -%}
+{%- set features = fraud_quote_literal(fraud_feature_columns() | join(',')) -%}
 {#- Counting the source's rows per stack takes the raw table's key index:
     PostgreSQL only (Greenplum's append-optimized raw table has none). -#}
 {%- set check_stacks = fraud_engine_kind() != 'greenplum' -%}
@@ -14,7 +15,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key='transaction_id',
+        unique_key=['transaction_id', 'model_version'],
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         fraud_constraints_after_load=true,
@@ -22,7 +23,9 @@
         pre_hook=[
             "select pg_advisory_xact_lock(hashtext('{{ this }}'))",
             "do $$ begin if exists (select from pg_settings where name = 'jit') then set local jit = off; end if; end $$",
+            "{{ fraud_drop_outdated_scores() }}",
         ],
+        post_hook="{{ fraud_record_scored_source() }}",
     )
 }}
 {#- The advisory lock makes a second run on the same table wait for the first
@@ -30,7 +33,13 @@
     fail it on a duplicate transaction_id).
     jit = off: compiling this query's expressions cost 1.3 s at 2M rows and
     saved nothing (the time is in the scoring calls); guarded, as Greenplum 6
-    has no jit setting. SET LOCAL ends with the model's transaction. -#}
+    has no jit setting. SET LOCAL ends with the model's transaction.
+    Scores of a replaced source, or of stacks stacked again since (rows deleted or
+    inserted), are deleted first and scored anew (macros/fraud_changes.sql). -#}
+-- noqa: disable=LT02
+-- (CTEs generated per model version: the indentation rule cannot place them)
+-- the registry, read when the model compiles (which versions score) and when it runs (their bytes):
+-- depends_on: {{ source('fraud', 'models') }}, {{ source('fraud', 'deployments') }}
 
 with
 
@@ -69,22 +78,32 @@ stored as (
     where
         stacked.source_table_id = {{ fraud_source_table_id() }}
         {% if is_incremental() -%}
-            -- only stacks without scores from the selected model version: a stack is
-            -- scored whole, in one statement, so its first transaction stands for it
-            and {{ fraud_stack_not_scored('stacked.first_transaction_id', this, model.version) }}
+            -- only stacks without scores from one of the versions that score
+            and (
+                {%- for model in models %}
+                    {{ 'or ' if not loop.first }}{{ fraud_stack_not_scored('stacked', this, model.version) }}
+                {%- endfor %}
+            )
         {%- endif %}
 
 ),
 
-stacks as (
+{%- for model in models %}
 
+stacks_{{ loop.index }} as (
+
+    -- the stacks {{ model.version }} scores
     select
         stacked.transaction_ids,
         stacked.n_rows,
         stacked.stack
     from {{ ref('int_credit_card__scoring_stacks') }} as stacked
     inner join stored on stacked.first_transaction_id = stored.first_transaction_id
-    where stored.source_rows = stored.n_rows
+    where
+        stored.source_rows = stored.n_rows
+        {% if is_incremental() -%}
+            and {{ fraud_stack_not_scored('stacked', this, model.version) }}
+        {%- endif %}
     {% if check_stacks -%}
         -- a stack whose transactions changed in the source: stacked again, from it
         union all
@@ -111,38 +130,63 @@ stacks as (
             stack
         from not_yet_stacked
         {% if is_incremental() -%}
-            where {{ fraud_stack_not_scored('not_yet_stacked.first_transaction_id', this, model.version) }}
+            where {{ fraud_stack_not_scored('not_yet_stacked', this, model.version) }}
         {%- endif %}
     {%- endif %}
 
 ),
 
-scored as (
+scored_{{ loop.index }} as (
 
-    -- one scoring call per stack; select-list unnests walk the stack's ids and
-    -- the probabilities the call returns (float32 bit patterns) in lockstep. The model arguments are
-    -- scalar subqueries on purpose: InitPlans, read once per query and handed
-    -- to parallel workers and segments
+    -- one scoring call per stack (OFFSET 0 keeps the planner from copying the call
+    -- into each use of its result; it still runs in parallel workers); select-list
+    -- unnests walk the stack's ids and the probabilities the call returns (float32
+    -- bit patterns) in lockstep, and the stack's reason codes (one jsonb, parsed once
+    -- per stack: OFFSET 0 again) ride along. The model arguments are scalar subqueries
+    -- on purpose: InitPlans, read once per query and handed to parallel workers and segments
     select
-        unnest(transaction_ids) as transaction_id,
-        unnest(
-            {{ schema }}.score_stack_{{ engine }}(
-                stack, n_rows, {{ fraud_model_arguments(model) }}, {{ fraud_scoring_threads() }}
-            )::integer[]
-        ) as probability_bits
-    from stacks
+        calls.reasons,
+        unnest(calls.transaction_ids) as transaction_id,
+        unnest(calls.probability_bits) as probability_bits
+    from (
+        select
+            outputs.transaction_ids,
+            outputs.scored[1]::integer[] as probability_bits,
+            outputs.scored[2]::jsonb as reasons
+        from (
+            select
+                transaction_ids,
+                {{ schema }}.score_stack_{{ engine }}(
+                    stack, n_rows, {{ fraud_model_arguments(model) }},
+                    {{ features }}, {{ model.reason_threshold }}, {{ fraud_scoring_threads() }}
+                ) as scored
+            from stacks_{{ loop.index }}
+            offset 0  -- noqa: AM09
+        ) as outputs
+        offset 0  -- noqa: AM09
+    ) as calls
 
 ),
+{%- endfor %}
 
 final as (
-
+    {%- for model in models %}
+    {{ 'union all' if not loop.first }}
     select
         transaction_id,
-        {{ schema }}.probability_from_bits(probability_bits) as fraud_probability,
-        {{ schema }}.probability_from_bits(probability_bits) >= {{ model.threshold }} as is_fraud,
         {{ fraud_quote_literal(model.version) }}::text as model_version,
+        {{ schema }}.probability_from_bits(probability_bits) as fraud_probability,
+        -- a float32's bit pattern orders like its value (probabilities are not negative):
+        -- only rows at the reason threshold look theirs up
+        case
+            when probability_bits >= {{ fraud_float4_bits(model.reason_threshold) }}
+                then reasons -> transaction_id::text
+        end as reason_codes,
         now() as scored_at
-    from scored
+    from scored_{{ loop.index }}
+    -- rows with a NULL, NaN, infinite or out-of-range feature: in fraud_quarantine instead
+    where probability_bits != {{ fraud_quarantined_bits() }}
+    {%- endfor %}
 
 )
 

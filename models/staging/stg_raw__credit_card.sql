@@ -23,7 +23,15 @@ renamed as (
         class = 1 as is_labeled_fraud,
 
         ---------- features for scoring, packed once
-        {{ pack_features(fraud_feature_columns()) }} as features
+        {{ pack_features(fraud_feature_columns()) }} as features,
+
+        ---------- whether every feature becomes a finite float4 (else fraud_quarantine lists it)
+        coalesce(
+            {%- for column in fraud_feature_columns() %}
+                {{ fraud_float4_ok(column) }}{{ ' and' if not loop.last }}
+            {%- endfor %},
+            false
+        ) as has_scorable_features
 
     from source
 

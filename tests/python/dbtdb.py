@@ -101,7 +101,7 @@ def query(sql: str, params=None, user: str = "postgres"):
 
 def setup_project(tmp_path_factory, model_dir: Path, suffix: str, rows: int, seed: int) -> DbtProject:
     """A fresh copy of the project's schemas: `rows` synthetic transactions loaded into raw,
-    the scoring functions installed, the model in `model_dir` registered (as version_a)."""
+    the scoring functions installed, the model in `model_dir` registered (as version_a) and promoted."""
     import shutil
 
     from training.data import write_synthetic_csv
@@ -118,6 +118,8 @@ def setup_project(tmp_path_factory, model_dir: Path, suffix: str, rows: int, see
     p.dbt("run-operation", "install_fraud_scoring")
     with connection() as conn:
         p.version_a = register(conn, model_dir, p.fraud_schema)[0]
+    # registering deploys nothing: the champion is named explicitly
+    p.dbt("run-operation", "promote_fraud_model", "--args", json.dumps({"version": p.version_a}))
     return p
 
 

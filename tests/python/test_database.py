@@ -26,6 +26,7 @@ from training.register import RegistryError, register
 pytestmark = pytest.mark.database
 FEATURES = ", ".join(f"v{i}" for i in range(1, 29))
 MODEL_COLUMNS = ("model_h5", "metadata::text", "sha256")
+SQL_FEATURES = ",".join(f"v{i}" for i in range(1, 29))
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,19 @@ def project(tmp_path_factory, model_dir, server_watch):
     query(f"drop role if exists {p.analyst}")
 
 
-def scores(p: DbtProject) -> dict:
-    rows = query(f"select transaction_id, fraud_probability, model_version, scored_at from {p.schema}.fraud_scores")
+def scores(p: DbtProject, version: str | None = None) -> dict:
+    """transaction_id -> (probability, version, scored_at), of one version (every row by default: tests
+    that use it keep one version in the table)."""
+    rows = query(
+        f"select transaction_id, fraud_probability, model_version, scored_at from {p.schema}.fraud_scores"
+        + (" where model_version = %s" if version else ""),
+        (version,) if version else None,
+    )
+    return {r[0]: r[1:] for r in rows}
+
+
+def decisions(p: DbtProject) -> dict:
+    rows = query(f"select transaction_id, model_version, threshold, is_fraud from {p.schema}.fraud_decisions")
     return {r[0]: r[1:] for r in rows}
 
 
@@ -55,10 +67,19 @@ def test_scores_are_those_of_the_model_for_the_same_ids(project, model_dir):
     X = np.array([r[1:] for r in rows], dtype=np.float32)
     meta = artifacts.load_metadata(model_dir)
     scorer = load_scorer((model_dir / artifacts.MODEL_FILE).read_bytes(), meta, "numpy")
-    got_ids, prob = scorer.score(make_stack(ids, X), len(ids))
+    got_ids, prob, _, reasons = scorer.score(make_stack(ids, X), len(ids), reason_threshold=meta["threshold"])
     expected = dict(zip(got_ids.tolist(), prob.tolist(), strict=True))
     s = scores(project)
     assert max(abs(s[i][0] - expected[i]) for i in expected) < 1e-6
+    # reason codes: those of the rows at the threshold, computed in the same scoring call
+    stored = dict(query(f"select transaction_id, reason_codes from {project.schema}.fraud_scores "
+                        "where reason_codes is not null"))  # fmt: skip
+    codes = {int(got_ids[r]): [{"feature": n, "contribution": c} for n, c in c3] for r, c3 in reasons.items()}
+    assert stored == codes and 0 < len(stored) < len(ids)
+    queue = query(f"select transaction_id, reason_1_feature from {project.schema}.fraud_case_queue")
+    assert {i: f for i, f in queue} == {
+        i: c[0]["feature"] for i, c in codes.items() if c and expected[i] >= meta["threshold"]
+    }
 
 
 def test_second_run_scores_nothing_and_changes_nothing(project):
@@ -89,21 +110,78 @@ def test_keras_engine_gives_the_same_scores_in_the_database(project):
     project.dbt("run", "--select", "fraud_scores+", "--full-refresh")
 
 
-def test_a_newly_registered_model_rescores_everything(project, other_model_dir):
+def test_registering_a_model_deploys_nothing(project, other_model_dir):
+    """Which model scores is explicit (the registry's deployments), never registration order."""
     before = scores(project)
     with connection() as conn:
         version_b, new = register(conn, other_model_dir, project.fraud_schema)
     assert new and version_b != project.version_a
-    project.dbt("run", "--select", "fraud_scores")
-    after = scores(project)
-    assert after.keys() == before.keys()
-    assert {v[1] for v in after.values()} == {version_b}
-    assert any(abs(after[i][0] - before[i][0]) > 1e-4 for i in before)
+    project.version_b = version_b
+    result = project.dbt("run", "--select", "fraud_scores")
+    assert "INSERT 0 0" in result.stdout
+    assert scores(project) == before
+
+
+def _operation(project, name, **args):
+    return project.dbt("run-operation", name, "--args", json.dumps(args), check=False)
+
+
+def test_a_challenger_is_scored_beside_the_champion_promoted_and_rolled_back_without_rescoring(project):
+    a, b = project.version_a, project.version_b
+    before = scores(project)
+    assert _operation(project, "add_fraud_challenger", version=b).returncode == 0
+    result = project.dbt("run", "--select", "fraud_scores+")
+    assert "INSERT 0 3500" in result.stdout  # b's scores, beside a's
+    assert scores(project, a) == before
+    b_scores = scores(project, b)
+    assert b_scores.keys() == before.keys()
+    assert any(abs(b_scores[i][0] - before[i][0]) > 1e-4 for i in before)
+    assert {v[0] for v in decisions(project).values()} == {a}
+    metrics = query(
+        f"select model_version, role, labeled_rows from {project.schema}.fraud_model_metrics "
+        "where transaction_day is null"
+    )
+    assert sorted(metrics) == sorted([(a, "champion", 3500), (b, "challenger", 3500)])
+    per_day = query(
+        f"select model_version, sum(labeled_rows) from {project.schema}.fraud_model_metrics "
+        "where transaction_day is not null group by model_version"
+    )
+    assert sorted(per_day) == sorted([(a, 3500), (b, 3500)])
     project.dbt("test")
-    # selecting the first version again rescores back to it
-    project.dbt("run", "--select", "fraud_scores", fraud_model_version=project.version_a)
-    again = scores(project)
-    assert {i: v[:2] for i, v in again.items()} == {i: v[:2] for i, v in before.items()}
+    # promote: decisions follow at once, no dbt run, nothing rescored
+    assert _operation(project, "promote_fraud_model", version=b).returncode == 0
+    promoted = decisions(project)
+    assert {v[0] for v in promoted.values()} == {b}
+    assert {i: v[2] for i, v in promoted.items()} == {i: v[0] >= promoted[i][1] for i, v in b_scores.items()}
+    assert scores(project, b) == b_scores and scores(project, a) == before
+    # roll back: a decides again; b stays a challenger
+    assert _operation(project, "rollback_fraud_model").returncode == 0
+    assert {v[0] for v in decisions(project).values()} == {a}
+    assert query(f"select role from {project.fraud_schema}.deployments where model_version = %s", (b,)) == [
+        ("challenger",)
+    ]
+    result = _operation(project, "retire_fraud_model", version=a)
+    assert result.returncode != 0 and "is the champion: promote another version first" in result.stdout
+    assert _operation(project, "retire_fraud_model", version=b).returncode == 0
+    assert "INSERT 0 0" in project.dbt("run", "--select", "fraud_scores").stdout
+    query(f"delete from {project.schema}.fraud_scores where model_version = %s", (b,))
+    history = query(f"select model_version, role from {project.fraud_schema}.deployment_history order by changed_at")
+    champion, challenger = "champion", "challenger"
+    assert history == [(a, champion), (b, challenger), (a, challenger), (b, champion), (b, challenger), (a, champion),
+                       (b, "retired")]  # fmt: skip
+
+
+def test_the_threshold_changes_decisions_without_rescoring(project):
+    before, flagged = scores(project), sum(v[2] for v in decisions(project).values())
+    assert _operation(project, "set_fraud_threshold", threshold=0.01).returncode == 0
+    lowered = decisions(project)
+    assert {v[1] for v in lowered.values()} == {0.01}
+    assert sum(v[2] for v in lowered.values()) > flagged
+    assert scores(project) == before  # same probabilities, same scored_at: nothing rescored
+    result = _operation(project, "set_fraud_threshold", threshold="0.5; drop table x")
+    assert result.returncode != 0 and "strictly between 0 and 1" in result.stdout
+    assert _operation(project, "set_fraud_threshold", threshold=None).returncode == 0  # back to the model's own
+    assert sum(v[2] for v in decisions(project).values()) == flagged
 
 
 def test_registering_twice_is_a_no_op_and_a_clash_is_refused(project, model_dir, tmp_path):
@@ -124,7 +202,7 @@ def test_the_threshold_test_fails_when_the_threshold_does_not_match(project):
     result = project.dbt(
         "test",
         "--select",
-        "fraud_scores_is_fraud_matches_threshold",
+        "fraud_decisions_match_threshold",
         check=False,
         fraud_model_version=project.version_a,
         fraud_threshold=0.01,
@@ -159,23 +237,62 @@ def test_vars_cannot_inject_sql(project, var, value, message):
     assert scores(project) == before
 
 
-@pytest.mark.parametrize(
-    "column, value, shown", [("v5", "'NaN'", "V5"), ("v3", "null", "V3"), ("v28", "'-Infinity'", "V28")]
-)
-def test_bad_feature_values_fail_the_run_and_keep_earlier_scores(project, column, value, shown):
+def test_bad_feature_values_are_quarantined_and_every_other_row_scored(project):
+    """NULL, NaN, Infinity and values no float4 holds: the run scores the rest; the quarantine names each."""
     before = scores(project)
     table = f"{project.raw_schema}.credit_card"
-    original = query(f"select {column} from {table} where transaction_id = 17")[0][0]
-    query(f"update {table} set {column} = {value} where transaction_id = 17")
+    bad = {17: ("v5", "'NaN'", "NaN"), 18: ("v3", "null", "NULL"), 19: ("v28", "'-Infinity'", "Infinity"),
+           20: ("v1", "1e300", "beyond float4 range"), 21: ("v2", "1e-300", "rounds to zero as a float4")}  # fmt: skip
+    original = {
+        i: query(f"select {c} from {table} where transaction_id = %s", (i,))[0][0] for i, (c, _, _) in bad.items()
+    }
+    for i, (column, value, _) in bad.items():
+        query(f"update {table} set {column} = {value} where transaction_id = {i}")
     restack = ("run", "--select", "int_credit_card__scoring_stacks+", "--full-refresh")  # a corrected source row
     try:
-        result = project.dbt(*restack, check=False)
-        assert result.returncode != 0
-        assert f"transaction 17: feature {shown} is NULL, NaN or Infinity" in result.stdout
-        assert scores(project) == before
+        project.dbt(*restack)
+        after = scores(project)
+        assert sorted(after) == sorted(set(before) - set(bad))
+        assert {i: after[i][:2] for i in after} == {i: before[i][:2] for i in after}
+        quarantined = query(f"select transaction_id, column_name, reason from {project.schema}.fraud_quarantine")
+        assert sorted(quarantined) == [(i, c.upper(), reason) for i, (c, _, reason) in sorted(bad.items())]
+        warned = project.dbt("test", "--select", "fraud_quarantine_is_empty")
+        assert "WARN 5 fraud_quarantine_is_empty" in warned.stdout
+        project.dbt("test", "--exclude", "fraud_quarantine_is_empty")  # complete without the quarantined
+        failed = project.dbt("test", "--select", "fraud_quarantine_is_empty", check=False,
+                             fraud_quarantine_severity="error")  # fmt: skip
+        assert failed.returncode != 0 and "FAIL 5 fraud_quarantine_is_empty" in failed.stdout
     finally:
-        query(f"update {table} set {column} = %s where transaction_id = 17", (original,))
-        project.dbt("run", "--select", "int_credit_card__scoring_stacks", "--full-refresh")
+        for i, (column, _, _) in bad.items():
+            query(f"update {table} set {column} = %s where transaction_id = {i}", (original[i],))
+        project.dbt(*restack)
+    assert {i: v[:2] for i, v in scores(project).items()} == {i: v[:2] for i, v in before.items()}
+
+
+def test_a_model_whose_features_are_in_another_order_is_refused_naming_both(project):
+    import psycopg2
+
+    f = project.fraud_schema
+    query(
+        f"insert into {f}.models (model_version, model_name, sha256, model_h5, metadata) "
+        f"select 'swapped-1', model_name, sha256, model_h5, "
+        f"jsonb_set(metadata, '{{features}}', (metadata -> 'features') - 0 - 0 || '[\"V2\", \"V1\"]') "
+        f"from {f}.models where model_version = %s",
+        (project.version_a,),
+    )
+    before = scores(project)
+    try:
+        result = project.dbt("run", "--select", "fraud_scores", check=False, fraud_model_version="swapped-1")
+        assert result.returncode != 0
+        assert (
+            "expects its features in the order V3, V4," in result.stdout
+            and "V28, V2, V1; SQL sends v1, v2" in result.stdout
+        )
+        assert scores(project) == before
+        with pytest.raises(psycopg2.Error, match="expects its features in the order V3, V4, .*; SQL sends v1, v2"):
+            query(_stack_sql(project), {"v": "swapped-1"})
+    finally:
+        query(f"delete from {f}.models where model_version = 'swapped-1'")
 
 
 def _stack_sql(project, n_rows_expr="count(*)"):
@@ -184,8 +301,9 @@ def _stack_sql(project, n_rows_expr="count(*)"):
     f = project.fraud_schema
     model = ", ".join(f"(select {c} from {f}.models where model_version = %(v)s)" for c in MODEL_COLUMNS)
     return (
-        f"select cardinality(p), {f}.probability_from_bits(p[1]) from (select {f}.score_stack_numpy("
-        f"string_agg(int8send(transaction_id) || features, ''::bytea), {n_rows_expr}, {model}, 0)::integer[] as p "
+        f"select cardinality(p), {f}.probability_from_bits(p[1]) from (select ({f}.score_stack_numpy("
+        f"string_agg(int8send(transaction_id) || features, ''::bytea), {n_rows_expr}, {model}, "
+        f"'{SQL_FEATURES}', null, 0))[1]::integer[] as p "
         f"from {project.schema}.stg_raw__credit_card where transaction_id <= 10) x"
     )
 
@@ -465,6 +583,70 @@ def test_a_reloaded_source_is_stacked_and_scored_anew(project, model_dir, tmp_pa
         f"select sum(n_rows), count(distinct source_table_id) from {project.schema}.int_credit_card__scoring_stacks"
     )
     assert stacked == [(3000, 1)]
+
+
+def test_deleted_inserted_and_corrected_transactions_are_followed_by_a_plain_run(project):
+    """A plain `dbt run` after deletions, an insertion below the highest id and an update in place."""
+    table = f"{project.raw_schema}.credit_card"
+    before = scores(project)
+    query(f"delete from {table} where transaction_id in (100, 2500)")
+    project.dbt("run")
+    after = scores(project)
+    assert sorted(after) == sorted(set(before) - {100, 2500})
+    assert {i: v[:2] for i, v in after.items()} == {i: before[i][:2] for i in after}
+    # transaction 100 again, with transaction 101's features: scored like 101
+    query(f"insert into {table} select 100, time, {FEATURES}, amount, class from {table} where transaction_id = 101")
+    project.dbt("run")
+    again = scores(project)
+    assert sorted(again) == sorted(set(before) - {2500})
+    assert again[100][0] == again[101][0]
+    # transaction 50 corrected in place (an UPDATE: same id, same count) to 60's features: logged by the
+    # source's trigger, stacked and scored again
+    assignments = ", ".join(f"v{i} = other.v{i}" for i in range(1, 29))
+    query(f"update {table} as t set {assignments} from {table} as other "
+          "where t.transaction_id = 50 and other.transaction_id = 60")  # fmt: skip
+    assert again[50][0] != again[60][0]
+    project.dbt("run")
+    corrected = scores(project)
+    assert corrected[50][0] == corrected[60][0]
+    assert corrected[7][0] == before[7][0]
+    project.dbt("test")
+
+
+def test_a_reloaded_source_is_scored_anew_by_a_plain_run(project, model_dir, tmp_path):
+    """Switching data (make demo, then make demo DATA=file): no score of the earlier data survives."""
+    csv = write_synthetic_csv(tmp_path / "smaller.csv", 2000, seed=6, fraud_rate=0.01)
+    with connection() as conn:
+        load_csv(conn, csv, f"{project.raw_schema}.credit_card")
+    project.dbt("run")
+    s = scores(project)
+    assert sorted(s) == list(range(1, 2001))
+    rows = query(f"select transaction_id, {FEATURES} from {project.raw_schema}.credit_card order by transaction_id")
+    X = np.array([r[1:] for r in rows], dtype=np.float32)
+    meta = artifacts.load_metadata(model_dir)
+    expected = load_scorer((model_dir / artifacts.MODEL_FILE).read_bytes(), meta, "numpy").predict(X)
+    assert max(abs(s[r[0]][0] - p) for r, p in zip(rows, expected.tolist(), strict=True)) < 1e-6
+    project.dbt("test")
+
+
+def test_the_registry_quarantine_and_decision_layer_are_declared_in_the_dag(project):
+    """Lineage from the registry (a source with freshness) to the case queue's exposure; contracts on
+    what analysts build on."""
+    listed = project.dbt("ls", "--select", "+exposure:fraud_case_queue", "--quiet").stdout.split()
+    for node in ("source:fraud_scoring.fraud.models", "source:fraud_scoring.fraud.deployments",
+                 "fraud_scoring.marts.fraud_decisions", "fraud_scoring.marts.fraud_deployments",
+                 "fraud_scoring.marts.fraud_scores"):  # fmt: skip
+        assert node in listed, listed
+    assert "fraud_scoring.marts.fraud_quarantine" in project.dbt("ls", "--select", "fraud_quarantine").stdout
+    manifest = json.loads((ROOT / f"target/test_{project.suffix}" / "manifest.json").read_text())
+    nodes = {n["name"]: n for n in manifest["nodes"].values()}
+    for name in ("fraud_scores", "fraud_deployments", "fraud_decisions", "fraud_case_queue"):
+        assert nodes[name]["contract"]["enforced"], name
+    source = next(s for s in manifest["sources"].values() if s["name"] == "models")
+    assert source["loaded_at_field"] == "registered_at" and source["freshness"]["warn_after"]["count"] == 90
+    assert "PASS freshness of fraud.models" in project.dbt("source", "freshness").stdout.replace(
+        project.fraud_schema, "fraud"
+    )
 
 
 def test_an_empty_source_table_gives_an_empty_score_table(project):

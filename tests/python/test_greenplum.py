@@ -74,7 +74,8 @@ def compiled(project, name: str, **vars) -> str:
 @pytest.mark.database
 def test_greenplum_install_ddl_replicates_the_registry_and_has_no_postgres_only_clauses(project):
     ddl = sql_clauses(inline(project, "{{ fraud_scoring_ddl('fraud', 'greenplum') }}", **GREENPLUM))
-    assert ddl.count("distributed replicated") == 2  # models and installation: every segment reads them locally
+    # models, installation, deployments and their history: every segment reads them locally
+    assert ddl.count("distributed replicated") == 4
     assert "parallel" not in ddl  # Greenplum 6 (PostgreSQL 9.4) does not parse PARALLEL labels
     assert "on conflict" not in ddl  # nor upserts
     assert "language plpython3u" in ddl
@@ -115,11 +116,11 @@ def test_greenplum_stacks_group_rows_by_their_placement_key_not_the_segment(proj
     assert "lateral" not in stacks_sql  # the range scans need the source's key index: PostgreSQL only
     scores_sql = sql_clauses(compiled(project, "fraud_scores", **GREENPLUM))
     # the default threads: the host's cores shared by the primaries of the busiest host (1 here)
-    assert re.search(r"score_stack_numpy\(.*, -1\s*\)::integer", scores_sql, re.S), scores_sql
-    assert re.search(r"score_stack_numpy\(.*, 3\s*\)::integer", sql_clauses(
+    assert re.search(r"score_stack_numpy\(.*, -1\s*\) as scored", scores_sql, re.S), scores_sql
+    assert re.search(r"score_stack_numpy\(.*, 3\s*\) as scored", sql_clauses(
         compiled(project, "fraud_scores", **GREENPLUM, fraud_scoring_threads=3)), re.S)  # fmt: skip
     postgres_sql = sql_clauses(compiled(project, "fraud_scores"))
-    assert re.search(r"score_stack_numpy\(.*, 0\s*\)::integer", postgres_sql, re.S)
+    assert re.search(r"score_stack_numpy\(.*, 0\s*\) as scored", postgres_sql, re.S)
     # the per-stack source count needs the raw table's key index: PostgreSQL only
     per_stack_count = "between stacked.first_transaction_id and stacked.last_transaction_id"
     assert "lateral" not in scores_sql and per_stack_count not in scores_sql

@@ -33,7 +33,7 @@ def project(tmp_path_factory, model_dir, server_watch):
 
 
 def scores(p: DbtProject) -> dict:
-    columns = "transaction_id, fraud_probability, is_fraud, model_version, scored_at"
+    columns = "transaction_id, fraud_probability, reason_codes, model_version, scored_at"
     rows = query(f"select {columns} from {p.schema}.fraud_scores")
     return {r[0]: r[1:] for r in rows}
 

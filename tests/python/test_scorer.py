@@ -9,8 +9,10 @@ import pytest
 from conftest import make_stack
 from scoring import build_udf
 from scoring.fraud_scorer import (
+    QUARANTINED_BITS,
     KerasModel,
     ScoringError,
+    check_feature_order,
     check_stack_memory,
     load_numpy_model,
     load_scorer,
@@ -38,9 +40,10 @@ def stack(tiny_data):
 
 def test_unpack_keeps_ids_with_their_rows(tiny_data):
     ids = np.array([7, 3, 99], dtype=np.int64)
-    got_ids, got_x = unpack_stack(make_stack(ids, tiny_data.X[:3]), 3, FEATURES)
+    got_ids, got_x, bad = unpack_stack(make_stack(ids, tiny_data.X[:3]), 3, FEATURES)
     assert got_ids.tolist() == [7, 3, 99]
     assert np.array_equal(got_x, tiny_data.X[:3])
+    assert bad is None
 
 
 def test_wrong_feature_vector_length_is_refused(tiny_data):
@@ -49,19 +52,96 @@ def test_wrong_feature_vector_length_is_refused(tiny_data):
         unpack_stack(stack, 3, FEATURES)
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_non_finite_feature_names_the_transaction_and_column(tiny_data, bad):
-    X = tiny_data.X[:4].copy()
-    X[2, 4] = bad
-    with pytest.raises(ScoringError, match=r"transaction 12: feature V5 is NULL, NaN or Infinity \(1 such rows"):
-        unpack_stack(make_stack(np.arange(10, 14), X), 4, FEATURES)
+@pytest.mark.parametrize("engine", ["numpy", "keras"])
+def test_rows_with_a_non_finite_feature_are_marked_quarantined_and_the_rest_scored(model, tiny_data, engine):
+    import json
+
+    h5, meta = model
+    X = tiny_data.X[:6].copy()
+    X[2, 4], X[4, 0], X[5, 27] = np.nan, np.inf, -np.inf  # SQL packs NULL and out-of-range values as NaN
+    ids = np.arange(10, 16)
+    out = score_stack({}, make_stack(ids, X), 6, h5, json.dumps(meta), meta["sha256"], engine)
+    bits = [int(v) for v in out[0].strip("{}").split(",")]
+    assert [b == QUARANTINED_BITS for b in bits] == [False, False, True, False, True, True]
+    good = load_scorer(h5, meta, engine).predict(tiny_data.X[[0, 1, 3]])
+    assert np.allclose([probability_from_bits(bits[i]) for i in (0, 1, 3)], good, atol=1e-6)
+
+
+def test_a_model_whose_features_are_in_another_order_is_refused_naming_both(model, stack):
+    import json
+
+    h5, meta = model
+    ids, data = stack
+    check_feature_order(FEATURES, ",".join(f.lower() for f in FEATURES))  # SQL's names are lowercase
+    swapped = dict(meta, features=[FEATURES[1], FEATURES[0], *FEATURES[2:]])
+    with pytest.raises(ScoringError, match=r"expects its features in the order V2, V1, V3, .*; SQL sends v1, v2, v3, "):
+        score_stack(
+            {},
+            data,
+            len(ids),
+            h5,
+            json.dumps(swapped),
+            meta["sha256"],
+            "numpy",
+            0,
+            "v1,v2,v3," + ",".join(f"v{i}" for i in range(4, 29)),
+        )
+
+
+def test_reason_codes_are_gradient_x_input_of_flagged_rows_only(model, stack):
+    h5, meta = model
+    ids, data = stack
+    scorer = load_scorer(h5, meta, "numpy")
+    _, prob, _, reasons = scorer.score(
+        data, len(ids), reason_threshold=float(np.quantile(prob_of(scorer, data, ids), 0.99))
+    )
+    flagged = set(np.flatnonzero(prob >= np.quantile(prob, 0.99)).tolist())
+    assert set(reasons) == flagged and flagged
+    x = unpack_stack(data, len(ids), FEATURES)[1]
+    row = min(flagged)
+    # the gradient of the log-odds by central differences, on the float64 network
+    network, eps = scorer.model, 1e-3
+    grad = np.array(
+        [(logit(network, x[row] + eps * e) - logit(network, x[row] - eps * e)) / (2 * eps) for e in np.eye(28)]
+    )
+    contribution = grad * (x[row] - scorer.baseline)
+    top = np.argsort(-contribution)[:3]
+    assert [name for name, _ in reasons[row]] == [FEATURES[j] for j in top if contribution[j] > 0]
+    assert np.allclose([c for _, c in reasons[row]], contribution[top][: len(reasons[row])], atol=2e-4)
+    assert scorer.score(data, len(ids), reason_threshold=None)[3] == {}
+
+
+def prob_of(scorer, data, ids):
+    return scorer.score(data, len(ids))[1]
+
+
+def logit(network, x):
+    h = np.asarray(x, dtype=np.float64)[None, :]
+    for i, (kernel, bias, activation) in enumerate(network.layers):
+        h = h @ kernel.astype(np.float64) + bias
+        if i < len(network.layers) - 1:
+            from scoring.fraud_scorer import _activate
+
+            _activate(h, activation)
+    return float(h[0, 0])
+
+
+def test_reason_codes_travel_as_one_json_object_keyed_by_transaction_id():
+    import json
+
+    from scoring.fraud_scorer import reasons_json_text
+
+    ids = np.array([7, 42, 9])
+    doc = json.loads(reasons_json_text(ids, {1: [('V"14', 0.5), ("V4", 0.25)]}))
+    assert doc == {"42": [{"feature": 'V"14', "contribution": 0.5}, {"feature": "V4", "contribution": 0.25}]}
+    assert reasons_json_text(ids, {}) is None  # SQL NULL: nothing to parse
 
 
 def test_engines_agree(model, stack, tiny_data):
     h5, meta = model
     ids, data = stack
-    numpy_ids, numpy_prob = load_scorer(h5, meta, "numpy", meta["sha256"]).score(data, len(ids))
-    keras_ids, keras_prob = load_scorer(h5, meta, "keras", meta["sha256"]).score(data, len(ids))
+    numpy_ids, numpy_prob = load_scorer(h5, meta, "numpy", meta["sha256"]).score(data, len(ids))[:2]
+    keras_ids, keras_prob = load_scorer(h5, meta, "keras", meta["sha256"]).score(data, len(ids))[:2]
     assert numpy_ids.tolist() == keras_ids.tolist() == ids.tolist()
     assert np.abs(numpy_prob - keras_prob).max() < 1e-5
     assert ((numpy_prob >= 0) & (numpy_prob <= 1)).all()
@@ -112,8 +192,8 @@ def test_score_stack_returns_array_text_that_round_trips(model, stack):
 
     SD = {}
     out = score_stack(SD, data, len(ids), h5, json.dumps(meta), meta["sha256"], "numpy")
-    got_prob = np.array([probability_from_bits(int(v)) for v in out.strip("{}").split(",")])
-    _, expected_prob = load_scorer(h5, meta, "numpy").score(data, len(ids))
+    got_prob = np.array([probability_from_bits(int(v)) for v in out[0].strip("{}").split(",")])
+    _, expected_prob = load_scorer(h5, meta, "numpy").score(data, len(ids))[:2]
     assert expected_prob.dtype == np.float32
     assert np.array_equal(got_prob, expected_prob)  # float32 bit patterns: not a bit lost, in stack order
     assert sql_array_text(np.array([7, -3])) == "{7, -3}"

@@ -16,6 +16,7 @@ final as (
     from metrics
     where
         model_version = {{ fraud_quote_literal(model.version) }}
+        and transaction_day is null
         and coalesce(recall, 0) < {{ var('fraud_recall_floor', 0.5) | float }}
 
 )
