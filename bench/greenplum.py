@@ -166,12 +166,6 @@ def predict(measured: list[dict], rows: int, segments: int) -> dict:
     }
 
 
-def rerun_report(path=RESULTS) -> str:
-    """The report of the last measurement, from its JSON (with the prediction recomputed)."""
-    result = json.loads(Path(path).read_text())
-    return report(result)
-
-
 def report(result: dict) -> str:
     lines = [f"{result['cores']} cores, medians of {result['repeats']} runs (dbt run, whole process)"]
     lines.append(

@@ -65,9 +65,10 @@
 
 {% macro fraud_distribute_stacks(relation=none) -%}
     {#- A post-hook of int_credit_card__scoring_stacks; empty except on Greenplum /
-        Cloudberry, where it distributes the stacks by batch_id (once: after that,
-        new stacks land on their batch's segment) and analyzes them. Every segment
-        then scores its own stacks, and a rescore moves no feature at all. -#}
+        Cloudberry, where it analyzes the stacks. The table is created DISTRIBUTED
+        BY (batch_id) (config fraud_distributed_by), so the ALTER only acts on a
+        stacks table built before the project created it so; every segment then
+        scores its own stacks, and a rescore moves no feature at all. -#}
     {%- if fraud_engine_kind() == 'greenplum' -%}
         {%- set relation = relation or this -%}
         {%- set table = relation.schema ~ '.' ~ relation.identifier -%}

@@ -72,7 +72,11 @@ def target_settings(env: dict | None = None, path: Path | None = None) -> tuple[
 
 def connection_settings(env: dict | None = None, path: Path | None = None) -> dict:
     """psycopg2 keyword arguments for the selected dbt target."""
-    _, output = target_settings(env, path)
+    return _psycopg2_settings(target_settings(env, path)[1])
+
+
+def _psycopg2_settings(output: dict) -> dict:
+    """psycopg2 keyword arguments from a rendered outputs entry of the profile."""
     if output.get("type") != "postgres":
         kind = output.get("type")
         raise ConnectionSettingsError(f"dbt target type {kind!r}: only postgres-type targets are supported")
@@ -86,9 +90,9 @@ def connection_settings(env: dict | None = None, path: Path | None = None) -> di
 
 
 def describe(env: dict | None = None) -> str:
-    """Where the tools connect, for their messages: 'target greenplum: gpadmin@host:7000/fraud'."""
-    target, _ = target_settings(env)
-    s = connection_settings(env)
+    """Where the tools connect, for their messages: 'dbt target greenplum: gpadmin@mdw:7000/fraud'."""
+    target, output = target_settings(env)
+    s = _psycopg2_settings(output)
     return f"dbt target {target}: {s['user']}@{s['host']}:{s['port']}/{s['dbname']}"
 
 
