@@ -1,11 +1,11 @@
-"""make bench: what users run, engine against the same engine, on the same rows; table, JSON and figure.
+"""make bench: what users run, runtime against the same runtime, on the same rows; table, JSON and figure.
 
 python -m bench [--sizes 250000,500000,1000000,2000000] [--large 8000000] [--repeats 3]
                 [--arrival 2000000,8000000] [--model-dir artifacts/demo] [--series ...] [--out DIR]
 
 Scenarios:
   rescore   a new model version: every transaction scored again. `dbt run --select fraud_scores
-            --full-refresh` (whole process) against a native script of the same engine (whole process),
+            --full-refresh` (whole process) against a native script of the same runtime (whole process),
             from the same raw table to a scores table of the same shape; also the scoring statement
             alone, the 2017 native path and the 2017 recipe, and the forward pass alone (the floor).
   arrival   1% and 10% new transactions appended to a scored table, then `dbt run` (every model),
@@ -30,9 +30,9 @@ from training.loading import load_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results"
-ENGINES = ("numpy", "keras")
+RUNTIMES = ("numpy", "keras")
 RESCORE_SERIES = (
-    *(f"{kind}_{engine}" for kind in ("dbt", "native", "statement") for engine in ENGINES),
+    *(f"{kind}_{runtime}" for kind in ("dbt", "native", "statement") for runtime in RUNTIMES),
     "floor",
     "native_2017",
     "recipe_2017",
@@ -79,8 +79,8 @@ def whole_process(argv: list[str]) -> tuple[float, dict]:
     return time.perf_counter() - started, json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def native(engine: str, model_dir: Path, raw_schema: str, new_only: bool = False) -> dict:
-    argv = ["-m", "bench.native", "--engine", engine, "--model-dir", str(model_dir)]
+def native(runtime: str, model_dir: Path, raw_schema: str, new_only: bool = False) -> dict:
+    argv = ["-m", "bench.native", "--runtime", runtime, "--model-dir", str(model_dir)]
     argv += ["--source", f"{raw_schema}.credit_card", "--target", f"{NATIVE_SCHEMA}.fraud_scores"]
     seconds, phases = whole_process(argv + (["--new-only"] if new_only else []))
     return {"seconds": seconds, "phases": phases}
@@ -94,33 +94,33 @@ def rescore(rows: int, series: list[str], repeats: int, model_dir: Path) -> list
     indb.dbt(
         schema, "numpy", "run", "--select", "+int_credit_card__scoring_stacks", "+fraud_deployments", "--full-refresh"
     )
-    compiled = {e: indb.compiled_scoring_sql(schema, e) for e in ENGINES if f"statement_{e}" in series}
+    compiled = {e: indb.compiled_scoring_sql(schema, e) for e in RUNTIMES if f"statement_{e}" in series}
     records = []
     for name in series:
         samples = []
         for i in range(repeats):
-            kind, _, engine = name.partition("_")
+            kind, _, runtime = name.partition("_")
             if kind == "dbt":
-                sample = {"seconds": indb.dbt(schema, engine, "run", "--select", "fraud_scores+", "--full-refresh")}
-            elif kind == "native" and engine in ENGINES:
-                sample = native(engine, model_dir, schema)
+                sample = {"seconds": indb.dbt(schema, runtime, "run", "--select", "fraud_scores+", "--full-refresh")}
+            elif kind == "native" and runtime in RUNTIMES:
+                sample = native(runtime, model_dir, schema)
             elif kind == "statement":
-                sample = indb.statement(rows, compiled[engine])
+                sample = indb.statement(rows, compiled[runtime])
             else:  # native_2017, floor: bench.series, one measurement per process
                 argv = ["-m", "bench.series", name, "--rows", str(rows), "--model-dir", str(model_dir)]
                 sample = whole_process(argv + ["--csv", str(csv_for(rows))])[1]
             samples.append(sample)
             log(f"{rows:>9,} {name:<16} run {i + 1}: {sample['seconds']:.2f} s")
         if name == "floor":
-            for engine in ENGINES:
-                floor = [{"seconds": s[f"{engine}_seconds"], "peak_rss_mb": s["peak_rss_mb"]} for s in samples]
-                records.append(report.summarise("rescore", f"floor_{engine}", rows, floor))
+            for runtime in RUNTIMES:
+                floor = [{"seconds": s[f"{runtime}_seconds"], "peak_rss_mb": s["peak_rss_mb"]} for s in samples]
+                records.append(report.summarise("rescore", f"floor_{runtime}", rows, floor))
         else:
             records.append(report.summarise("rescore", name, rows, samples))
     return records
 
 
-def arrival(rows: int, repeats: int, model_dir: Path, engines: list[str]) -> list[dict]:
+def arrival(rows: int, repeats: int, model_dir: Path, runtimes: list[str]) -> list[dict]:
     """1% and 10% new rows on a scored table: `dbt run` against the native anti-join script."""
     schema = prepare(rows)
     table = f"{schema}.credit_card"
@@ -131,20 +131,20 @@ def arrival(rows: int, repeats: int, model_dir: Path, engines: list[str]) -> lis
     for share in ARRIVAL_SHARES:
         new = int(rows * share)
         extra = csv_for(new, seed=7)
-        for engine in engines:
+        for runtime in runtimes:
             samples = {"dbt": [], "native": []}
             for i in range(repeats):
                 for side in samples:
                     with connection() as conn:
                         load_csv(conn, extra, table, append=True, warn=lambda m: None)
                     if side == "dbt":
-                        samples[side].append({"seconds": indb.dbt(schema, engine, "run")})
+                        samples[side].append({"seconds": indb.dbt(schema, runtime, "run")})
                     else:
-                        samples[side].append(native(engine, model_dir, schema, new_only=True))
-                    log(f"{rows:>9,} +{new:,} {side}_{engine:<10} run {i + 1}: {samples[side][-1]['seconds']:.2f} s")
+                        samples[side].append(native(runtime, model_dir, schema, new_only=True))
+                    log(f"{rows:>9,} +{new:,} {side}_{runtime:<10} run {i + 1}: {samples[side][-1]['seconds']:.2f} s")
                     reset_arrival(schema, rows)
             for side, runs in samples.items():
-                records.append({**report.summarise("arrival", f"{side}_{engine}", rows, runs), "new_rows": new})
+                records.append({**report.summarise("arrival", f"{side}_{runtime}", rows, runs), "new_rows": new})
     return records
 
 
@@ -211,7 +211,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     large = [int(s) for s in args.large.split(",") if s]
     arrivals = [int(s) for s in args.arrival.split(",") if s]
-    engines = [e for e in ENGINES if f"dbt_{e}" in chosen]
+    runtimes = [e for e in RUNTIMES if f"dbt_{e}" in chosen]
     started = time.perf_counter()
     results, profiles = [], {}
     for rows in sizes:
@@ -220,12 +220,12 @@ def main() -> None:
     for rows in large:
         results += rescore(rows, per_large, args.large_repeats, args.model_dir)
     for rows in [*sizes, *large][-1:]:
-        for engine in [e for e in ENGINES if f"statement_{e}" in chosen]:
-            profiles[f"{rows}_{engine}"] = indb.profile(indb.compiled_scoring_sql(prepare(rows), engine))
+        for runtime in [e for e in RUNTIMES if f"statement_{e}" in chosen]:
+            profiles[f"{rows}_{runtime}"] = indb.profile(indb.compiled_scoring_sql(prepare(rows), runtime))
     for rows in arrivals:
         results += arrival(rows, args.repeats if rows <= max(sizes, default=0) else args.large_repeats,
-                           args.model_dir, engines)  # fmt: skip
-    startup = dbt_startup(min([*sizes, *large]), args.repeats) if engines else None
+                           args.model_dir, runtimes)  # fmt: skip
+    startup = dbt_startup(min([*sizes, *large]), args.repeats) if runtimes else None
     crashes, probes = [], []
     if "recipe_2017" in chosen:
         records, crashes, probes = recipe(sizes, args.repeats, args.bisect, args.model_dir)

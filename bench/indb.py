@@ -17,9 +17,9 @@ TARGET = ROOT / "target" / "bench"
 SCORES_SCHEMA = "bench_scores"  # dbt's target schema in the benchmark
 
 
-def dbt(raw_schema: str, engine: str, *args: str) -> float:
+def dbt(raw_schema: str, runtime: str, *args: str) -> float:
     """A dbt command on the bench's raw table, writing to schema bench_scores: its wall seconds, whole process."""
-    vars_ = json.dumps({"raw_schema": raw_schema, "fraud_engine": engine})
+    vars_ = json.dumps({"raw_schema": raw_schema, "fraud_scoring_runtime": runtime})
     started = time.perf_counter()
     subprocess.run(
         [DBT, *args, "--vars", vars_, "--target-path", str(TARGET), "-q"],
@@ -31,9 +31,9 @@ def dbt(raw_schema: str, engine: str, *args: str) -> float:
     return time.perf_counter() - started
 
 
-def compiled_scoring_sql(raw_schema: str, engine: str) -> tuple[list[str], str]:
+def compiled_scoring_sql(raw_schema: str, runtime: str) -> tuple[list[str], str]:
     """fraud_scores compiled as a full refresh: (pre-hooks, select)."""
-    dbt(raw_schema, engine, "compile", "--select", "fraud_scores", "--full-refresh")
+    dbt(raw_schema, runtime, "compile", "--select", "fraud_scores", "--full-refresh")
     manifest = json.loads((TARGET / "manifest.json").read_text())
     node = next(n for n in manifest["nodes"].values() if n["name"] == "fraud_scores")
     sql = next((TARGET / "compiled").rglob("fraud_scores.sql")).read_text()

@@ -1,6 +1,6 @@
 """The native counterparts of `dbt run`: whole processes, the way a data engineer would write them.
 
-    python -m bench.native --engine numpy|keras --model-dir DIR --source RAW_TABLE --target SCORES_TABLE
+    python -m bench.native --runtime numpy|keras --model-dir DIR --source RAW_TABLE --target SCORES_TABLE
         [--new-only]
 
 Rescore everything (default): binary COPY of the raw table out, the model's
@@ -77,10 +77,10 @@ def scores_payload(ids, prob, threshold: float, version: str, scored_at_us: int)
     return HEADER + out.tobytes() + TRAILER
 
 
-def load_model(engine: str, model_dir: Path, meta: dict):
+def load_model(runtime: str, model_dir: Path, meta: dict):
     """A function from raw float32 features to probabilities."""
     h5 = (model_dir / artifacts.MODEL_FILE).read_bytes()
-    if engine == "numpy":
+    if runtime == "numpy":
         from scoring.fraud_scorer import Scorer
 
         return Scorer(h5, meta, "numpy").predict
@@ -95,7 +95,7 @@ def load_model(engine: str, model_dir: Path, meta: dict):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--engine", choices=("numpy", "keras"), required=True)
+    parser.add_argument("--runtime", choices=("numpy", "keras"), required=True)
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--source", required=True, help="the raw table")
     parser.add_argument("--target", required=True, help="the scores table (schema.table)")
@@ -104,7 +104,7 @@ def main() -> None:
     phases = {}
     started = time.perf_counter()
     meta = artifacts.load_metadata(args.model_dir)
-    predict = load_model(args.engine, args.model_dir, meta)
+    predict = load_model(args.runtime, args.model_dir, meta)
     version, threshold = meta["model_version"], float(meta.get("threshold", 0.5))
     phases["start_s"] = time.perf_counter() - started
     with connection() as conn, conn.cursor() as cur:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import statistics
 
 LABELS = {
-    "dbt_numpy": "`dbt run`, numpy engine (whole process)",
-    "dbt_keras": "`dbt run`, keras engine (whole process)",
+    "dbt_numpy": "`dbt run`, numpy runtime (whole process)",
+    "dbt_keras": "`dbt run`, keras runtime (whole process)",
     "native_numpy": "native script, numpy (whole process)",
     "native_keras": "native script, Keras (whole process)",
     "statement_numpy": "the scoring statement, numpy",
@@ -49,30 +49,30 @@ def goals(result: dict) -> list[tuple[str, str, bool | None]]:
         r = by.get((scenario, series, rows, new))
         return r and r["median_s"]
 
-    for engine in ("numpy", "keras"):
+    for runtime in ("numpy", "keras"):
         for rows, want in ((2_000_000, 1.0), (8_000_000, 1.5)):
-            dbt, nat = med(f"dbt_{engine}", rows), med(f"native_{engine}", rows)
+            dbt, nat = med(f"dbt_{runtime}", rows), med(f"native_{runtime}", rows)
             if dbt and nat:
-                goal = f"rescore {rows:,}, {engine}: `dbt run` at least {want}x the native script"
+                goal = f"rescore {rows:,}, {runtime}: `dbt run` at least {want}x the native script"
                 out.append((goal, f"{nat / dbt:.2f}x ({dbt:.2f} s against {nat:.2f} s)", nat / dbt >= want))
-        stmt, nat = med(f"statement_{engine}", 2_000_000), med(f"native_{engine}", 2_000_000)
+        stmt, nat = med(f"statement_{runtime}", 2_000_000), med(f"native_{runtime}", 2_000_000)
         if stmt and nat:
-            goal = f"rescore 2,000,000, {engine}: the statement at least 2x the native script"
+            goal = f"rescore 2,000,000, {runtime}: the statement at least 2x the native script"
             out.append((goal, f"{nat / stmt:.2f}x ({stmt:.2f} s against {nat:.2f} s)", nat / stmt >= 2))
-        for rows in sorted({r["rows"] for r in result["results"] if r["series"] == f"statement_{engine}"}):
-            stmt, floor = med(f"statement_{engine}", rows), med(f"floor_{engine}", rows)
-            write = (by.get(("rescore", f"native_{engine}", rows, None)) or {}).get("phases_median_s", {})
+        for rows in sorted({r["rows"] for r in result["results"] if r["series"] == f"statement_{runtime}"}):
+            stmt, floor = med(f"statement_{runtime}", rows), med(f"floor_{runtime}", rows)
+            write = (by.get(("rescore", f"native_{runtime}", rows, None)) or {}).get("phases_median_s", {})
             if stmt and floor and "copy_in_s" in write:
                 bound = floor + write["copy_in_s"]
-                goal = f"rescore {rows:,}, {engine}: the statement within 2x of forward pass + COPY of the scores"
+                goal = f"rescore {rows:,}, {runtime}: the statement within 2x of forward pass + COPY of the scores"
                 measured = f"{stmt / bound:.2f}x ({stmt:.2f} s against {floor:.2f} + {write['copy_in_s']:.2f} s)"
                 out.append((goal, measured, stmt <= 2 * bound))
         startup = (result.get("dbt_startup") or {}).get("median_s")
         for rows in sorted({r["rows"] for r in result["results"] if r["scenario"] == "arrival"}):
             new = rows // 100
-            dbt = med(f"dbt_{engine}", rows, "arrival", new)
+            dbt = med(f"dbt_{runtime}", rows, "arrival", new)
             if dbt and startup:
-                goal = f"arrival of {new:,} on {rows:,}, {engine}: `dbt run` at most dbt's start-up + 1 s"
+                goal = f"arrival of {new:,} on {rows:,}, {runtime}: `dbt run` at most dbt's start-up + 1 s"
                 out.append((goal, f"{dbt:.2f} s against {startup:.2f} + 1 s", dbt <= startup + 1))
     return out
 

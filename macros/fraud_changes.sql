@@ -11,7 +11,7 @@
         where the triggers are missing, an index-only count per stack finds deletions and
         insertions) is replaced by the same id range stacked again, in one statement (its
         range, not its whole batch: a batch can hold more than one stack). -#}
-    {%- if is_incremental() and fraud_engine_kind() != 'greenplum' -%}
+    {%- if is_incremental() and fraud_platform() != 'greenplum' -%}
         {%- set batch_rows = fraud_batch_rows() -%}
         with stale as (
             delete from {{ this }} as stacked
@@ -62,7 +62,7 @@
         updated and deleted ids into {schema}.source_changes, attached when missing
         (a reload swaps in a new table, without them) and allowed (a superuser or the
         table's owner). Otherwise a warning: rows updated in place go unseen. -#}
-    {%- if fraud_engine_kind() != 'greenplum' -%}
+    {%- if fraud_platform() != 'greenplum' -%}
         {%- set schema = fraud_schema() -%}
         {%- set raw = _fraud_identifier(var('raw_schema', 'raw'), 'var raw_schema') ~ '.credit_card' -%}
         {%- set state -%}
@@ -130,7 +130,7 @@
     {%- if is_incremental() -%}
         delete from {{ this }}
         where (select {{ _fraud_scored_source(this) }} is distinct from 'source ' || {{ fraud_source_table_id() }});
-        {% if fraud_engine_kind() == 'greenplum' -%}
+        {% if fraud_platform() == 'greenplum' -%}
         -- Greenplum / Cloudberry: stacks are only ever built anew all at once (a full
         -- refresh; no restacking of changed rows there), so a score older than every
         -- current stack is outdated. (The range join below is a nested loop over every

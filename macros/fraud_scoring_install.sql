@@ -5,7 +5,7 @@
 {% macro install_fraud_scoring() -%}
     {%- set schema = fraud_schema() -%}
     {%- set version = fraud_scoring_version() -%}
-    {%- do run_query(fraud_scoring_ddl(schema, fraud_engine_kind())) -%}
+    {%- do run_query(fraud_scoring_ddl(schema, fraud_platform())) -%}
     {#- The one directory model files may be read from (var fraud_model_dir); kept
         as it is unless the var is given, so an automatic upgrade does not reset it. -#}
     {%- set model_dir = var('fraud_model_dir', none) -%}
@@ -63,10 +63,10 @@
     grant usage on schema {{ schema }} to {{ role }};
     grant select on {{ schema }}.models, {{ schema }}.installation, {{ schema }}.deployments,
         {{ schema }}.deployment_history to {{ role }};
-        {%- if fraud_engine_kind() != 'greenplum' %}
+        {%- if fraud_platform() != 'greenplum' %}
     grant select on {{ schema }}.source_changes to {{ role }};
         {%- endif %}
-        {%- if fraud_engine_kind() == 'greenplum' %}
+        {%- if fraud_platform() == 'greenplum' %}
     grant select on {{ schema }}.segment_keys to {{ role }};
         {%- endif %}
         {%- for function in fraud_scoring_functions(schema) %}
@@ -79,11 +79,11 @@
 {% macro fraud_scoring_version() -%}
     {#- Changes whenever the function body or the DDL changes, so an outdated
         installation is detected. -#}
-    {{ return(local_md5(fraud_scoring_ddl('x', fraud_engine_kind()))[:12]) }}
+    {{ return(local_md5(fraud_scoring_ddl('x', fraud_platform()))[:12]) }}
 {%- endmacro %}
 
-{% macro fraud_scoring_ddl(schema, engine_kind='postgres') -%}
-{%- set greenplum = engine_kind == 'greenplum' -%}
+{% macro fraud_scoring_ddl(schema, platform='postgres') -%}
+{%- set greenplum = platform == 'greenplum' -%}
 {#- Greenplum / Cloudberry: every segment reads the registry locally; no
     PARALLEL labels (Greenplum 6 does not parse them; segments are its parallelism). -#}
 {%- set distributed = ' distributed replicated' if greenplum else '' -%}
@@ -214,7 +214,7 @@ drop type if exists {{ schema }}.scored_stack;
 drop function if exists {{ schema }}.score_stack_numpy(bytea, bigint, bytea, text, text, integer);
 drop function if exists {{ schema }}.score_stack_keras(bytea, bigint, bytea, text, text, integer);
 
-{%- for engine in ['numpy', 'keras'] %}
+{%- for runtime in ['numpy', 'keras'] %}
 
 -- A pure function of its arguments: the stack and the model (bytes, metadata,
 -- sha256), which SQL reads from the registry once per query. No SPI, no files:
@@ -228,21 +228,21 @@ drop function if exists {{ schema }}.score_stack_keras(bytea, bigint, bytea, tex
 -- integers print and parse faster than floats; probability_from_bits turns each
 -- back into its exact value; a row with a non-finite feature gets a NaN of its own,
 -- the quarantined mark); and the reason codes of the rows at or above reason_threshold,
--- as one JSON object keyed by transaction id (numpy engine; NULL when there are none).
+-- as one JSON object keyed by transaction id (numpy runtime; NULL when there are none).
 -- features: the names SQL packed, in order (checked against the model's).
 -- threads: 0 for every core of the host.
-create or replace function {{ schema }}.score_stack_{{ engine }}(
+create or replace function {{ schema }}.score_stack_{{ runtime }}(
     stack bytea, n_rows bigint, model_h5 bytea, model_metadata text, model_sha256 text,
     features text, reason_threshold float8, threads integer
 )
 returns text []
 language plpython3u
-immutable{{ '' if greenplum else (' parallel safe' if engine == 'numpy' else ' parallel unsafe') }}
+immutable{{ '' if greenplum else (' parallel safe' if runtime == 'numpy' else ' parallel unsafe') }}
 as $fraud_scorer$
 {{ _fraud_scorer_py() }}
 try:
     return score_stack(
-        SD, stack, n_rows, model_h5, model_metadata, model_sha256, '{{ engine }}', threads, features, reason_threshold
+        SD, stack, n_rows, model_h5, model_metadata, model_sha256, '{{ runtime }}', threads, features, reason_threshold
     )
 except ScoringError as exc:
     plpy.error('fraud scoring: %s' % exc)

@@ -1,13 +1,14 @@
-{#- Which engine are we on, where do batches live, and can every segment score. -#}
+{#- Which platform are we on, where do batches live, and can every segment score. -#}
 
-{% macro fraud_engine_kind() -%}
+{% macro fraud_platform() -%}
     {#- 'postgres' or 'greenplum' (Greenplum 6/7, Apache Cloudberry): var
-        fraud_engine_dispatch forces it, otherwise version() decides. -#}
-    {%- set forced = var('fraud_engine_dispatch', none) -%}
+        fraud_platform forces it, otherwise version() decides. -#}
+    {%- do fraud_renamed_var('fraud_engine_dispatch', 'fraud_platform') -%}
+    {%- set forced = var('fraud_platform', none) -%}
     {%- if forced is not none and forced != '' -%}
         {%- if forced not in ['postgres', 'greenplum'] -%}
             {{ exceptions.raise_compiler_error(
-                "var fraud_engine_dispatch must be 'postgres' or 'greenplum', got " ~ (forced | string | tojson)
+                "var fraud_platform must be 'postgres' or 'greenplum', got " ~ (forced | string | tojson)
             ) }}
         {%- endif -%}
         {{ return(forced) }}
@@ -69,7 +70,7 @@
         BY (batch_id) (config fraud_distributed_by), so the ALTER only acts on a
         stacks table built before the project created it so; every segment then
         scores its own stacks, and a rescore moves no feature at all. -#}
-    {%- if fraud_engine_kind() == 'greenplum' -%}
+    {%- if fraud_platform() == 'greenplum' -%}
         {%- set relation = relation or this -%}
         {%- set table = relation.schema ~ '.' ~ relation.identifier -%}
         do $$
@@ -83,26 +84,26 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro check_fraud_segments(engine=none, probes=none) -%}
-    {#- dbt run-operation check_fraud_segments [--args '{engine: keras}']
+{% macro check_fraud_segments(runtime=none, probes=none) -%}
+    {#- dbt run-operation check_fraud_segments [--args '{runtime: keras}']
         Runs probe_packages() on every segment (Greenplum / Cloudberry: through
         gp_dist_random, which executes on each primary segment) or on the one
         server (PostgreSQL), prints per segment its Python and package versions,
         cores, numpy's BLAS and the threads each scoring call will use, warns
         about a BLAS that is not an optimized one, and fails when a segment lacks
-        what the engine needs. probes: rows of [segment, probe JSON] to report on
+        what the runtime needs. probes: rows of [segment, probe JSON] to report on
         instead of querying (for tests). -#}
-    {%- set engine = engine or fraud_engine() -%}
+    {%- set runtime = runtime or fraud_scoring_runtime() -%}
     {%- if probes is none -%}
         {%- set schema = fraud_schema() -%}
-        {%- if fraud_engine_kind() == 'greenplum' -%}
+        {%- if fraud_platform() == 'greenplum' -%}
             {%- set sql = "select gp_segment_id, " ~ schema ~ ".probe_packages() from gp_dist_random('gp_id') order by 1" -%}
         {%- else -%}
             {%- set sql = "select -1, " ~ schema ~ ".probe_packages()" -%}
         {%- endif -%}
         {%- set probes = run_query(sql).rows -%}
     {%- endif -%}
-    {%- set report = fraud_probe_report(probes, engine, var('fraud_scoring_threads', none)) -%}
+    {%- set report = fraud_probe_report(probes, runtime, var('fraud_scoring_threads', none)) -%}
     {%- for line in report['lines'] -%}
         {{ log(line, info=true) }}
     {%- endfor -%}
@@ -111,20 +112,20 @@
     {%- endfor -%}
     {%- if report['problems'] -%}
         {{ exceptions.raise_compiler_error(
-            "fraud scoring with engine " ~ engine ~ " cannot run everywhere: " ~ (report['problems'] | join('; '))
+            "fraud scoring with runtime " ~ runtime ~ " cannot run everywhere: " ~ (report['problems'] | join('; '))
         ) }}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro fraud_probe_report(probes, engine, threads=none) -%}
+{% macro fraud_probe_report(probes, runtime, threads=none) -%}
     {#- Parse probe rows [segment, JSON] into {lines, warnings, problems}: each
         segment's Python, packages, cores, BLAS and scoring threads; what is missing
-        for the engine; Python versions that differ between segments (packages built
+        for the runtime; Python versions that differ between segments (packages built
         for one do not load in another); a BLAS threadpoolctl does not know (the
         reference BLAS: 2M rows scored in 40.1 s instead of 7.9 s on Greenplum 7).
         threads: var fraud_scoring_threads (none: the default, the host's cores
         shared by its segments; 0: every core). -#}
-    {%- set needed = {'numpy': ['numpy', 'h5py'], 'keras': ['numpy', 'h5py', 'keras', 'tensorflow']}[engine] -%}
+    {%- set needed = {'numpy': ['numpy', 'h5py'], 'keras': ['numpy', 'h5py', 'keras', 'tensorflow']}[runtime] -%}
     {%- set lines, warnings, problems, pythons = [], [], [], [] -%}
     {%- if probes | length == 0 -%}
         {%- do problems.append('the probe returned no rows (no segments?)') -%}

@@ -8,12 +8,26 @@
     {{ return(fraud_schema() ~ '.models') }}
 {%- endmacro %}
 
-{% macro fraud_engine() -%}
-    {%- set engine = var('fraud_engine', 'numpy') | string -%}
-    {%- if engine not in ['numpy', 'keras'] -%}
-        {{ exceptions.raise_compiler_error("var fraud_engine must be 'numpy' or 'keras', got " ~ (engine | tojson)) }}
+{% macro fraud_scoring_runtime() -%}
+    {#- What runs the network inside the database: numpy (h5py + NumPy) or keras
+        (TensorFlow in a child process). Not to be confused with fraud_platform(),
+        the database: postgres or greenplum. -#}
+    {%- do fraud_renamed_var('fraud_engine', 'fraud_scoring_runtime') -%}
+    {%- set runtime = var('fraud_scoring_runtime', 'numpy') | string -%}
+    {%- if runtime not in ['numpy', 'keras'] -%}
+        {{ exceptions.raise_compiler_error(
+            "var fraud_scoring_runtime must be 'numpy' or 'keras', got " ~ (runtime | tojson)
+        ) }}
     {%- endif -%}
-    {{ return(engine) }}
+    {{ return(runtime) }}
+{%- endmacro %}
+
+{% macro fraud_renamed_var(old, new) -%}
+    {#- A var this project renamed: fail naming the new one rather than silently
+        ignoring a setting. -#}
+    {%- if var(old, '') | string != '' -%}
+        {{ exceptions.raise_compiler_error("var " ~ old ~ " is now called " ~ new ~ ": rename it") }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro fraud_batch_rows() -%}
@@ -46,7 +60,7 @@
 {%- endmacro %}
 
 {% macro fraud_quote_literal(value) -%}
-    {#- A SQL string literal; standard_conforming_strings is on in every supported engine. -#}
+    {#- A SQL string literal; standard_conforming_strings is on in every supported platform. -#}
     {{ return("'" ~ (value | string | replace("'", "''")) ~ "'") }}
 {%- endmacro %}
 
@@ -202,7 +216,7 @@
         max(1, cores // primaries) (scoring_threads; check_fraud_segments prints it). -#}
     {%- set raw = var('fraud_scoring_threads', none) -%}
     {%- if raw is none or raw == '' -%}
-        {{ return(-fraud_segment_layout()['per_host'] if fraud_engine_kind() == 'greenplum' else 0) }}
+        {{ return(-fraud_segment_layout()['per_host'] if fraud_platform() == 'greenplum' else 0) }}
     {%- endif -%}
     {%- set text = raw | string -%}
     {%- if not modules.re.fullmatch('[0-9]{1,3}', text) or text | int > 256 -%}

@@ -8,7 +8,7 @@
         last_stacked_sql's value (all when none). Used by
         int_credit_card__scoring_stacks, and by fraud_scores for transactions
         not stacked yet. The other CTEs' names start with `name`. -#}
-    {%- if fraud_engine_kind() == 'greenplum' -%}
+    {%- if fraud_platform() == 'greenplum' -%}
         {{ _fraud_stack_by_grouping(staged, batch_rows, last_stacked_sql, name) }}
     {%- else -%}
         {{ _fraud_stack_by_ranges(staged, batch_rows, last_stacked_sql, name) }}
@@ -72,7 +72,7 @@
         select 1
         from {{ scores }} as scored
         where
-            {% if fraud_engine_kind() == 'greenplum' -%}
+            {% if fraud_platform() == 'greenplum' -%}
                 scored.transaction_id = {{ stack }}.first_transaction_id
             {%- else -%}
                 scored.transaction_id between {{ stack }}.first_transaction_id and {{ stack }}.last_transaction_id

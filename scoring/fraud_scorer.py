@@ -20,7 +20,7 @@ import numpy as np
 ID_DTYPE = np.dtype(">i8")
 FEATURE_DTYPE = np.dtype(">f4")
 PREDICT_CHUNK_ROWS = 8192  # bounds the activations: 8192 x 256 floats per layer
-ENGINES = ("numpy", "keras")
+RUNTIMES = ("numpy", "keras")
 ACTIVATIONS = ("sigmoid", "relu", "tanh", "linear")
 
 
@@ -277,7 +277,7 @@ def read_dense_layers(h5_bytes):
             raise ScoringError("the HDF5 file is not a saved Keras model (no model_config / model_weights)")
         config = json.loads(f.attrs["model_config"])
         if config.get("class_name") != "Sequential":
-            raise ScoringError("numpy engine supports Sequential models only, found %s" % config.get("class_name"))
+            raise ScoringError("numpy runtime supports Sequential models only, found %s" % config.get("class_name"))
         layers = []
         for layer in config["config"]["layers"]:
             kind, cfg = layer["class_name"], layer["config"]
@@ -285,12 +285,12 @@ def read_dense_layers(h5_bytes):
                 continue
             if kind != "Dense":
                 raise ScoringError(
-                    "numpy engine does not support layer %s (%s); use engine 'keras'" % (cfg["name"], kind)
+                    "numpy runtime does not support layer %s (%s); use runtime 'keras'" % (cfg["name"], kind)
                 )
             activation = cfg.get("activation", "linear")
             if activation not in ACTIVATIONS:
                 raise ScoringError(
-                    "numpy engine does not support activation %r in layer %s; use engine 'keras'"
+                    "numpy runtime does not support activation %r in layer %s; use runtime 'keras'"
                     % (activation, cfg["name"])
                 )
             if cfg["name"] not in f["model_weights"]:
@@ -405,7 +405,7 @@ def _check_shapes(kernel_shapes, n_features):
         raise ScoringError("the model has %d outputs, a single fraud probability is expected" % kernel_shapes[-1][1])
 
 
-# The keras engine runs TensorFlow in a child process of the backend, never in
+# The keras runtime runs TensorFlow in a child process of the backend, never in
 # the backend itself: importing TensorFlow inside a PostgreSQL backend that had
 # just aggregated a 100k-row stack segfaulted in TensorFlow's own library
 # initialiser and took the whole server down (seen here with TF 2.21). A crash
@@ -465,7 +465,7 @@ class KerasModel:
         self._proc = subprocess.Popen(
             # dedent: PL/Python indents every line of the function body, strings too
             [_python(), "-c", textwrap.dedent(_KERAS_WORKER)],
-            # TensorFlow's thread pools: as many threads as the numpy engine would use
+            # TensorFlow's thread pools: as many threads as the numpy runtime would use
             env={**os.environ, "TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1"},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -506,9 +506,9 @@ class KerasModel:
 class Scorer:
     """A loaded model plus the input standardisation it was trained with."""
 
-    def __init__(self, h5_bytes, metadata, engine, isolate=False, threads=0):
-        if engine not in ENGINES:
-            raise ScoringError("unknown engine {!r}: choose one of {}".format(engine, ", ".join(ENGINES)))
+    def __init__(self, h5_bytes, metadata, runtime, isolate=False, threads=0):
+        if runtime not in RUNTIMES:
+            raise ScoringError("unknown runtime {!r}: choose one of {}".format(runtime, ", ".join(RUNTIMES)))
         self.features = list(metadata["features"])
         self.threads = scoring_threads(threads)
         scaler = metadata.get("scaler")
@@ -517,7 +517,7 @@ class Scorer:
         n = len(self.features)
         # reason codes measure each feature against the training mean (0 after standardisation)
         self.baseline = mean.astype(np.float64) if scaler else np.zeros(n)
-        if engine == "numpy":
+        if runtime == "numpy":
             model = load_numpy_model(h5_bytes, n, isolate)
             self.model = model.standardized(mean, scale) if scaler else model
             self.mean = self.scale = None  # folded into the first layer
@@ -535,7 +535,7 @@ class Scorer:
         """(ids, float32 probabilities, rows to quarantine or None, reason codes) of a stack.
 
         reason codes: {row: [(feature, contribution)] * up to 3} for the rows whose probability is
-        at least reason_threshold (numpy engine only; None: none).
+        at least reason_threshold (numpy runtime only; None: none).
         """
         ids, x, bad = unpack_stack(stack, n_rows, self.features)
         prob = self.predict(x)
@@ -564,10 +564,10 @@ class Scorer:
         return codes
 
 
-def load_scorer(h5_bytes, metadata, engine, expected_sha256=None, isolate=False, threads=0):
+def load_scorer(h5_bytes, metadata, runtime, expected_sha256=None, isolate=False, threads=0):
     if expected_sha256 is not None and hashlib.sha256(bytes(h5_bytes)).hexdigest() != expected_sha256:
         raise ScoringError("model bytes do not match their registered sha256: the stored model is corrupt")
-    return Scorer(h5_bytes, metadata, engine, isolate, threads)
+    return Scorer(h5_bytes, metadata, runtime, isolate, threads)
 
 
 FILE_PREFIX = "file:"
@@ -655,7 +655,7 @@ def sql_array_text(values):
 def probability_bits_text(prob):
     """float32 probabilities as the text of an integer[] of their bit patterns.
 
-    Both engines compute in float32. Integers print 7x faster than Python's
+    Both runtimes compute in float32. Integers print 7x faster than Python's
     shortest float repr (0.7 s less at 2M rows) and parse faster; SQL turns
     each pattern back into exactly that float32's value as a float8
     ({schema}.probability_from_bits), so not a bit is lost.
@@ -707,16 +707,16 @@ def score_stack(
     model_h5,
     model_metadata,
     model_sha256,
-    engine,
+    runtime,
     threads=0,
     sql_features=None,
     reason_threshold=None,
 ):
-    """PL/Python entry point of score_stack_{engine}: the stack's probabilities, in stack order, as the
+    """PL/Python entry point of score_stack_{runtime}: the stack's probabilities, in stack order, as the
     text of an integer[] of their float32 bit patterns (see probability_bits_text).
 
     A pure function of its arguments: no SPI, no files. That is what lets the
-    numpy engine run in PostgreSQL parallel workers (where plpy.execute fails:
+    numpy runtime run in PostgreSQL parallel workers (where plpy.execute fails:
     no subtransactions in parallel mode) and on Greenplum segments; SQL passes
     the model in from the registry (an InitPlan, evaluated once per query).
     The bytes are hashed on every call (0.3 ms for the 2017 network, per
@@ -736,7 +736,7 @@ def score_stack(
     sha = hashlib.sha256(model_h5).hexdigest()
     if sha != model_sha256:
         raise ScoringError("model bytes do not match their registered sha256: the stored model is corrupt")
-    key = (engine, sha, threads, sql_features)
+    key = (runtime, sha, threads, sql_features)
     cached = SD.get("model")
     if cached is None or cached[0] != key:
         SD.pop("model", None)  # one model per backend: drop the old one (and its keras worker) first
@@ -747,7 +747,7 @@ def score_stack(
         if not isinstance(metadata, dict) or not isinstance(metadata.get("features"), list):
             raise ScoringError("the model's metadata has no list of features")
         check_feature_order(metadata["features"], sql_features)
-        SD["model"] = (key, load_scorer(model_h5, metadata, engine, isolate=True, threads=threads))
+        SD["model"] = (key, load_scorer(model_h5, metadata, runtime, isolate=True, threads=threads))
     ids, prob, bad, reasons = SD["model"][1].score(stack, n_rows, reason_threshold)
     bits = np.ascontiguousarray(prob, dtype=np.float32).view(np.int32)
     if bad is not None:

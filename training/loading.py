@@ -20,22 +20,22 @@ from training.data import DataError, iter_kaggle_rows
 RAW_COLUMNS = ("transaction_id", "time", *(f.lower() for f in FEATURES), "amount", "class")
 
 
-def raw_table_ddl(table: str, engine: str = "postgres", distributed_by: str | None = None) -> str:
+def raw_table_ddl(table: str, platform: str = "postgres", distributed_by: str | None = None) -> str:
     """The raw table. On Greenplum / Cloudberry, as in the 2017 post: append-optimized,
     compressed, DISTRIBUTED RANDOMLY (or by a column the user chooses), and no
     primary key (Greenplum wants the distribution key inside every unique key)."""
     features = ",\n    ".join(f"{f.lower()} double precision" for f in FEATURES)
     if distributed_by is not None and distributed_by not in RAW_COLUMNS:
         raise ValueError(f"cannot distribute by {distributed_by!r}: choose one of {', '.join(RAW_COLUMNS)}")
-    if engine == "greenplum":
+    if platform == "greenplum":
         key, storage = "", " with (appendonly=true, compresstype=zstd, compresslevel=1)"
         storage += f" distributed by ({distributed_by})" if distributed_by else " distributed randomly"
-    elif engine == "postgres":
+    elif platform == "postgres":
         if distributed_by:
             raise ValueError("distributed_by applies to Greenplum / Cloudberry only")
         key, storage = " primary key", ""
     else:
-        raise ValueError(f"unknown engine {engine!r}: 'postgres' or 'greenplum'")
+        raise ValueError(f"unknown platform {platform!r}: 'postgres' or 'greenplum'")
     return f"""create table {table} (
     transaction_id bigint{key},
     time double precision,
@@ -45,7 +45,7 @@ def raw_table_ddl(table: str, engine: str = "postgres", distributed_by: str | No
 ){storage}"""
 
 
-def engine_kind(conn) -> str:
+def platform(conn) -> str:
     """'greenplum' on Greenplum or Apache Cloudberry, else 'postgres' (as the dbt macros decide)."""
     with conn.cursor() as cur:
         cur.execute("select version()")
@@ -166,7 +166,7 @@ def load_csv(
                 cur.execute(sql.SQL("select coalesce(max(transaction_id), 0) + 1 from {}").format(target))
                 first_id = cur.fetchone()[0]
             cur.execute(sql.SQL("drop table if exists {}").format(loading))
-            ddl = raw_table_ddl("{}", engine_kind(conn), distributed_by)
+            ddl = raw_table_ddl("{}", platform(conn), distributed_by)
             cur.execute(sql.SQL(ddl).format(loading))
             stream = _CopyStream(Path(path), first_id)
             cols = sql.SQL(", ").join(map(sql.Identifier, RAW_COLUMNS))

@@ -1,10 +1,10 @@
 {%- set models = fraud_scoring_models() -%}
 {%- set schema = fraud_schema() -%}
-{%- set engine = fraud_engine() -%}
+{%- set runtime = fraud_scoring_runtime() -%}
 {%- set features = fraud_quote_literal(fraud_feature_columns() | join(',')) -%}
 {#- Counting the source's rows per stack takes the raw table's key index:
     PostgreSQL only (Greenplum's append-optimized raw table has none). -#}
-{%- set check_stacks = fraud_engine_kind() != 'greenplum' -%}
+{%- set check_stacks = fraud_platform() != 'greenplum' -%}
 {#- Transactions not stacked yet are stacked on the fly (so `dbt run --select
     fraud_scores` alone scores new rows), except on Greenplum / Cloudberry when
     int_credit_card__scoring_stacks is part of this run, as in a plain `dbt run`:
@@ -156,7 +156,7 @@ scored_{{ loop.index }} as (
         from (
             select
                 transaction_ids,
-                {{ schema }}.score_stack_{{ engine }}(
+                {{ schema }}.score_stack_{{ runtime }}(
                     stack, n_rows, {{ fraud_model_arguments(model) }},
                     {{ features }}, {{ model.reason_threshold }}, {{ fraud_scoring_threads() }}
                 ) as scored

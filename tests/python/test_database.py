@@ -1,4 +1,4 @@
-"""The real pipeline on the real database: dbt build, incremental runs, both engines, bad input.
+"""The real pipeline on the real database: dbt build, incremental runs, both runtimes, bad input.
 
 The tests run in order on one set of schemas of their own (test_*_<pid>) and
 share its state; each says what it leaves behind.
@@ -103,7 +103,7 @@ def test_appended_rows_are_the_only_ones_scored(project, tmp_path):
 
 def test_keras_engine_gives_the_same_scores_in_the_database(project):
     numpy_scores = scores(project)
-    project.dbt("run", "--select", "fraud_scores+", "--full-refresh", fraud_engine="keras")
+    project.dbt("run", "--select", "fraud_scores+", "--full-refresh", fraud_scoring_runtime="keras")
     keras_scores = scores(project)
     assert keras_scores.keys() == numpy_scores.keys()
     assert max(abs(keras_scores[i][0] - numpy_scores[i][0]) for i in numpy_scores) < 1e-5
@@ -222,11 +222,13 @@ def test_unknown_model_version_is_a_clear_error(project):
     "var, value, message",
     [
         ("fraud_model_version", "x'; drop table raw.credit_card; --", "may hold only letters"),
-        ("fraud_engine", "numpy; drop schema fraud cascade", "must be 'numpy' or 'keras'"),
+        ("fraud_scoring_runtime", "numpy; drop schema fraud cascade", "must be 'numpy' or 'keras'"),
         ("fraud_batch_rows", "1; select pg_sleep(10)", "must be a positive whole number"),
         ("fraud_batch_rows", 50_000_000, "must be between 1 and 1,000,000"),
         ("fraud_threshold", "0.5 or true", "strictly between 0 and 1"),
         ("fraud_schema", 'fraud"; --', "must be a lowercase SQL identifier"),
+        ("fraud_engine", "keras", "var fraud_engine is now called fraud_scoring_runtime"),  # renamed, not ignored
+        ("fraud_engine_dispatch", "postgres", "var fraud_engine_dispatch is now called fraud_platform"),
     ],
 )
 def test_vars_cannot_inject_sql(project, var, value, message):
@@ -448,7 +450,7 @@ def test_the_numpy_engine_scores_in_parallel_workers(project):
 
 def test_the_keras_engine_never_runs_in_a_parallel_worker(project):
     """TensorFlow in a parallel worker crashed the server here: score_stack_keras is PARALLEL UNSAFE."""
-    hooks, compiled = _compiled_fraud_scores(project, "--full-refresh", fraud_engine="keras")
+    hooks, compiled = _compiled_fraud_scores(project, "--full-refresh", fraud_scoring_runtime="keras")
     plan = "\n".join(r[0] for r in _in_rolled_back_transaction([*EAGER_PARALLEL, *hooks, "explain " + compiled]))
     assert "score_stack_keras" in compiled
     assert "Gather" not in plan, plan
@@ -468,9 +470,14 @@ def test_a_model_with_another_input_width_fails_the_run_and_keeps_scores(project
     )
     before = scores(project)
     try:
-        for engine in ("numpy", "keras"):
+        for runtime in ("numpy", "keras"):
             result = project.dbt(
-                "run", "--select", "fraud_scores", check=False, fraud_model_version="width-27", fraud_engine=engine
+                "run",
+                "--select",
+                "fraud_scores",
+                check=False,
+                fraud_model_version="width-27",
+                fraud_scoring_runtime=runtime,
             )
             assert result.returncode != 0
             assert "the model expects 27 input features, scoring supplies 28" in result.stdout

@@ -2,7 +2,7 @@
 
 The SQL it compiles to is checked for its key clauses (and for PostgreSQL-only
 clauses that must not leak into it, and the reverse); the segment probe's
-report is checked on made-up probe rows; the raw table's DDL per engine.
+report is checked on made-up probe rows; the raw table's DDL per platform.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dbtdb import drop_project, setup_project
 
 from training.loading import raw_table_ddl
 
-GREENPLUM = {"fraud_engine_dispatch": "greenplum"}
+GREENPLUM = {"fraud_platform": "greenplum"}
 
 
 def sql_clauses(sql: str) -> str:
@@ -43,12 +43,12 @@ def test_postgres_raw_table_has_a_key_and_no_greenplum_clauses():
 
 
 @pytest.mark.parametrize(
-    "engine, column, message",
+    "platform, column, message",
     [("greenplum", "v1; drop table x", "cannot distribute by"), ("postgres", "transaction_id", "Greenplum")],
 )
-def test_raw_table_distribution_is_validated(engine, column, message):
+def test_raw_table_distribution_is_validated(platform, column, message):
     with pytest.raises(ValueError, match=message):
-        raw_table_ddl("raw.credit_card", engine, column)
+        raw_table_ddl("raw.credit_card", platform, column)
 
 
 # ---- compiled by dbt (the registry is read at compile time) ---------------------
@@ -146,7 +146,7 @@ def project_compiled_file(project, name: str) -> str:
 
 
 @pytest.mark.database
-def test_the_jit_setting_is_guarded_for_engines_without_it(project):
+def test_the_jit_setting_is_guarded_for_platforms_without_it(project):
     hooks = project.compile_model("fraud_scores", **GREENPLUM)[0]
     assert not any(h.strip().startswith("set local jit") for h in hooks)  # Greenplum 6 has no jit
     assert any("where name = 'jit'" in h for h in hooks)
@@ -164,8 +164,8 @@ def probe(python="3.11.2", host="sdw1", cores=None, blas="openblas", **packages)
     return json.dumps(row)
 
 
-def check_segments(project, rows, engine="numpy"):
-    args = json.dumps({"probes": rows, "engine": engine})
+def check_segments(project, rows, runtime="numpy"):
+    args = json.dumps({"probes": rows, "runtime": runtime})
     return project.dbt("run-operation", "check_fraud_segments", "--args", args, check=False)
 
 
@@ -179,18 +179,18 @@ def test_the_probe_reports_every_segment_and_passes_when_all_have_the_packages(p
 
 @pytest.mark.database
 @pytest.mark.parametrize(
-    "rows, engine, message",
+    "rows, runtime, message",
     [
         ([[0, probe()], [1, probe(h5py=None)]], "numpy", "segment 1: h5py is missing"),
-        ([[0, probe(tensorflow=None)]], "numpy", None),  # the numpy engine needs no TensorFlow
+        ([[0, probe(tensorflow=None)]], "numpy", None),  # the numpy runtime needs no TensorFlow
         ([[0, probe(tensorflow=None)]], "keras", "segment 0: tensorflow is missing"),
         ([[0, probe()], [1, "Traceback (most recent call last)"]], "numpy", "segment 1: unreadable probe output"),
         ([[0, probe()], [1, probe(python="3.9.18")]], "numpy", "different Python versions: 3.11, 3.9"),
         ([], "numpy", "the probe returned no rows"),
     ],
 )
-def test_the_probe_names_the_segment_and_what_it_lacks(project, rows, engine, message):
-    result = check_segments(project, rows, engine)
+def test_the_probe_names_the_segment_and_what_it_lacks(project, rows, runtime, message):
+    result = check_segments(project, rows, runtime)
     if message is None:
         assert result.returncode == 0, result.stdout[-2000:]
     else:

@@ -218,7 +218,7 @@ def test_the_plan_moves_no_feature_row_or_stack_into_scoring(cluster, flow):
 
 
 def test_keras_on_the_segments_agrees_with_numpy(cluster, flow):
-    cluster.dbt("run", env={"FRAUD_DBT_SCHEMA": "analytics_keras"}, fraud_engine="keras")
+    cluster.dbt("run", env={"FRAUD_DBT_SCHEMA": "analytics_keras"}, fraud_scoring_runtime="keras")
     numpy_scores, keras_scores = scores(cluster), scores(cluster, "analytics_keras")
     assert keras_scores.keys() == numpy_scores.keys()
     worst = max(abs(keras_scores[t][0] - numpy_scores[t][0]) for t in numpy_scores)

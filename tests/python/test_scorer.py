@@ -1,4 +1,4 @@
-"""The PL/Python body as a plain module: stack format, both engines, refusals."""
+"""The PL/Python body as a plain module: stack format, both runtimes, refusals."""
 
 import subprocess
 import sys
@@ -52,18 +52,18 @@ def test_wrong_feature_vector_length_is_refused(tiny_data):
         unpack_stack(stack, 3, FEATURES)
 
 
-@pytest.mark.parametrize("engine", ["numpy", "keras"])
-def test_rows_with_a_non_finite_feature_are_marked_quarantined_and_the_rest_scored(model, tiny_data, engine):
+@pytest.mark.parametrize("runtime", ["numpy", "keras"])
+def test_rows_with_a_non_finite_feature_are_marked_quarantined_and_the_rest_scored(model, tiny_data, runtime):
     import json
 
     h5, meta = model
     X = tiny_data.X[:6].copy()
     X[2, 4], X[4, 0], X[5, 27] = np.nan, np.inf, -np.inf  # SQL packs NULL and out-of-range values as NaN
     ids = np.arange(10, 16)
-    out = score_stack({}, make_stack(ids, X), 6, h5, json.dumps(meta), meta["sha256"], engine)
+    out = score_stack({}, make_stack(ids, X), 6, h5, json.dumps(meta), meta["sha256"], runtime)
     bits = [int(v) for v in out[0].strip("{}").split(",")]
     assert [b == QUARANTINED_BITS for b in bits] == [False, False, True, False, True, True]
-    good = load_scorer(h5, meta, engine).predict(tiny_data.X[[0, 1, 3]])
+    good = load_scorer(h5, meta, runtime).predict(tiny_data.X[[0, 1, 3]])
     assert np.allclose([probability_from_bits(bits[i]) for i in (0, 1, 3)], good, atol=1e-6)
 
 
@@ -149,17 +149,17 @@ def test_engines_agree(model, stack, tiny_data):
 
 def test_unknown_engine_and_wrong_hash_are_refused(model):
     h5, meta = model
-    with pytest.raises(ScoringError, match="unknown engine 'torch'"):
+    with pytest.raises(ScoringError, match="unknown runtime 'torch'"):
         load_scorer(h5, meta, "torch")
     with pytest.raises(ScoringError, match="do not match their registered sha256"):
         load_scorer(h5, meta, "numpy", "0" * 64)
 
 
-@pytest.mark.parametrize("engine", ["numpy", "keras"])
-def test_bytes_that_are_not_hdf5_are_refused(model, engine):
+@pytest.mark.parametrize("runtime", ["numpy", "keras"])
+def test_bytes_that_are_not_hdf5_are_refused(model, runtime):
     _, meta = model
     with pytest.raises(ScoringError, match="not an HDF5 file"):
-        load_scorer(b"root:x:0:0:root:/root:/bin/bash\n" * 10, meta, engine)
+        load_scorer(b"root:x:0:0:root:/root:/bin/bash\n" * 10, meta, runtime)
 
 
 @pytest.mark.parametrize("isolate", [False, True])
@@ -247,16 +247,16 @@ def test_model_with_another_input_width_is_refused(tmp_path, model):
     _, meta = model
     m = keras.Sequential([keras.Input((27,)), keras.layers.Dense(4, activation="sigmoid"), keras.layers.Dense(1)])
     h5 = _save(m, tmp_path)
-    for engine in ("numpy", "keras"):
+    for runtime in ("numpy", "keras"):
         with pytest.raises(ScoringError, match="expects 27 input features, scoring supplies 28"):
-            load_scorer(h5, meta, engine)
+            load_scorer(h5, meta, runtime)
 
 
-def test_unsupported_layer_is_refused_by_the_numpy_engine(tmp_path):
+def test_unsupported_layer_is_refused_by_the_numpy_runtime(tmp_path):
     import keras
 
     m = keras.Sequential([keras.Input((28,)), keras.layers.BatchNormalization(), keras.layers.Dense(1)])
-    with pytest.raises(ScoringError, match="does not support layer .*BatchNormalization.*use engine 'keras'"):
+    with pytest.raises(ScoringError, match="does not support layer .*BatchNormalization.*use runtime 'keras'"):
         load_numpy_model(_save(m, tmp_path), 28)
     m = keras.Sequential([keras.Input((28,)), keras.layers.Dense(1, activation="softplus")])
     with pytest.raises(ScoringError, match="does not support activation 'softplus'"):
