@@ -64,7 +64,7 @@
         table's owner). Otherwise a warning: rows updated in place go unseen. -#}
     {%- if fraud_platform() != 'greenplum' -%}
         {%- set schema = fraud_schema() -%}
-        {%- set raw = _fraud_identifier(var('raw_schema', 'raw'), 'var raw_schema') ~ '.credit_card' -%}
+        {%- set raw = fraud_identifier(var('raw_schema', 'raw'), 'var raw_schema') ~ '.credit_card' -%}
         {%- set state -%}
             select
                 to_regclass({{ fraud_quote_literal(raw) }}) is not null,

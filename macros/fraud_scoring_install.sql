@@ -37,7 +37,7 @@
     {%- set roles = [raw] if raw is string else raw -%}
     {%- set checked = [] -%}
     {%- for role in roles if role -%}
-        {%- do checked.append(_fraud_identifier(role, 'var fraud_scoring_roles')) -%}
+        {%- do checked.append(fraud_identifier(role, 'var fraud_scoring_roles')) -%}
     {%- endfor -%}
     {{ return(checked) }}
 {%- endmacro %}

@@ -1,7 +1,7 @@
 {#- Validated settings: every var that reaches SQL passes through here. -#}
 
 {% macro fraud_schema() -%}
-    {{ return(_fraud_identifier(var('fraud_schema', 'fraud'), 'var fraud_schema')) }}
+    {{ return(fraud_identifier(var('fraud_schema', 'fraud'), 'var fraud_schema')) }}
 {%- endmacro %}
 
 {% macro fraud_registry() -%}
@@ -50,7 +50,7 @@
     {{ return(rows) }}
 {%- endmacro %}
 
-{% macro _fraud_identifier(name, what) -%}
+{% macro fraud_identifier(name, what) -%}
     {%- if not modules.re.fullmatch('[a-z_][a-z0-9_]{0,62}', name | string) -%}
         {{ exceptions.raise_compiler_error(
             what ~ " must be a lowercase SQL identifier ([a-z_][a-z0-9_]*), got " ~ (name | string | tojson)
@@ -228,9 +228,8 @@
 {%- endmacro %}
 
 {% macro fraud_quarantined_bits() -%}
-    {#- scoring/fraud_scorer.py's QUARANTINED_BITS (0x7FBAD000): the probability bits of
-        a transaction whose features cannot be scored. -#}
-    2142949376
+    {#- The probability bits of a transaction whose features cannot be scored (the stack contract). -#}
+    {{ return(fraud_stack_contract()['quarantined_bits']) }}
 {%- endmacro %}
 
 {% macro fraud_float4_bits(value) -%}

@@ -96,7 +96,7 @@ max(transaction_id) as last_transaction_id,
 -- both aggregates read the same rows in the same order: transaction_ids[i]
 -- is the transaction of the stack's i-th row
 array_agg(transaction_id) as transaction_ids,
-string_agg(int8send(transaction_id) || features, ''::bytea) as stack
+string_agg({{ fraud_stack_contract()['id_send'] }}(transaction_id) || features, ''::bytea) as stack
 {%- endmacro %}
 
 {% macro fraud_stack_range(staged, first_id_sql, last_id_sql) -%}

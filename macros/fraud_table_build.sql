@@ -28,7 +28,7 @@
     {%- endif %}
     create {% if temporary %}temporary {% endif %}table {{ relation }} as (
         {{ sql }}
-    ){% if distributed_by %} distributed by ({{ _fraud_identifier(distributed_by, 'config fraud_distributed_by') }}){% endif %};
+    ){% if distributed_by %} distributed by ({{ fraud_identifier(distributed_by, 'config fraud_distributed_by') }}){% endif %};
     {% if after_load -%}
         {{ _fraud_add_contract_constraints(relation) }}
     {%- endif %}

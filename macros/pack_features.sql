@@ -5,8 +5,9 @@
         range, or so small it would round to zero) becomes NaN here, rather than
         failing the statement or vanishing from string_agg: the scorer leaves such
         rows out of fraud_scores, and fraud_quarantine lists them. -#}
+    {%- set send = fraud_stack_contract()['feature_send'] -%}
     {%- for column in columns -%}
-        float4send(case when {{ fraud_float4_ok(column) }} then {{ column }}::float4 else 'NaN'::float4 end)
+        {{ send }}(case when {{ fraud_float4_ok(column) }} then {{ column }}::float4 else 'NaN'::float4 end)
         {%- if not loop.last %} || {% endif -%}
     {%- endfor -%}
 {%- endmacro %}
@@ -18,10 +19,6 @@
 {%- endmacro %}
 
 {% macro fraud_feature_columns() -%}
-    {#- V1..V28, the model's inputs, in the model's input order. -#}
-    {%- set columns = [] -%}
-    {%- for i in range(1, 29) -%}
-        {%- do columns.append('v' ~ i) -%}
-    {%- endfor -%}
-    {{ return(columns) }}
+    {#- The model's inputs as SQL columns, in the model's input order (the stack contract). -#}
+    {{ return(fraud_stack_contract()['columns']) }}
 {%- endmacro %}

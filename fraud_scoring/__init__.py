@@ -1,0 +1,1 @@
+"""The scorer that runs inside the database (PL/Python), importable anywhere."""
