@@ -15,7 +15,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv db-start db-stop db-status psql profile demo test test-unit test-greenplum lint format udf bench train-2017 clean clean-venv
+.PHONY: help venv db-start db-stop db-status psql profile demo test test-unit test-greenplum lint format bench train-2017 clean clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -25,7 +25,18 @@ $(VENV)/.installed: requirements.txt requirements.lock
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt -c requirements.lock
 	@touch $@
 
-venv: $(VENV)/.installed ## create .venv with the pinned packages (reused when present)
+# The scorer the database imports: fraud_scoring/ installed (not editable) into the
+# venv, whose site-packages is on the server's Python path. Reinstalled whenever the
+# installed copy's source hash differs from the checkout's (-P: the installed copy,
+# not the checkout in the working directory), so `make test` never runs a stale one.
+venv: $(VENV)/.installed ## create .venv with the pinned packages and the fraud_scoring package (reused when current)
+	@installed="$$($(BIN)/python -P -m fraud_scoring.version 2>/dev/null | $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["sha256"])' 2>/dev/null)"; \
+	checkout="$$($(BIN)/python -m fraud_scoring.version | $(BIN)/python -c 'import json, sys; print(json.load(sys.stdin)["sha256"])')"; \
+	if [ "$$installed" != "$$checkout" ]; then \
+		echo "installing fraud_scoring ($${checkout:0:12}) into $(VENV)"; \
+		$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall . \
+			&& rm -rf build fraud_scoring.egg-info fraud_scoring_*.egg-info; \
+	fi
 
 db-start: venv ## create (first time) and start the project's PostgreSQL cluster
 	@scripts/db.sh start
@@ -57,18 +68,13 @@ test-greenplum: venv ## the live-cluster suite: FRAUD_GP_HOST, FRAUD_GP_PORT, FR
 	@test -n "$$FRAUD_GP_HOST" || { echo "make test-greenplum: set FRAUD_GP_HOST, FRAUD_GP_PORT and FRAUD_GP_USER to a running Greenplum / Cloudberry coordinator" >&2; exit 2; }
 	$(BIN)/python -m pytest tests/python/test_greenplum_cluster.py
 
-lint: venv ## ruff, sqlfluff, and the generated UDF macro in sync with scoring/fraud_scorer.py
+lint: venv ## ruff and sqlfluff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/sqlfluff lint models macros tests/dbt
-	$(BIN)/python -m scoring.build_udf --check
 
-format: venv ## ruff format + regenerate the UDF macro
+format: venv ## ruff format
 	$(BIN)/ruff format .
-	$(BIN)/python -m scoring.build_udf
-
-udf: venv ## regenerate macros/_generated/fraud_scorer_py.sql from scoring/fraud_scorer.py
-	$(BIN)/python -m scoring.build_udf
 
 SIZES ?= 250000,500000,1000000,2000000
 REPEATS ?= 3

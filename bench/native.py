@@ -81,7 +81,7 @@ def load_model(runtime: str, model_dir: Path, meta: dict):
     """A function from raw float32 features to probabilities."""
     h5 = (model_dir / artifacts.MODEL_FILE).read_bytes()
     if runtime == "numpy":
-        from scoring.fraud_scorer import Scorer
+        from fraud_scoring.scorer import Scorer
 
         return Scorer(h5, meta, "numpy").predict
     import keras

@@ -47,7 +47,7 @@ def native_2017(args, meta) -> dict:
 def floor(args, meta) -> dict:
     """The compute alone, on an in-memory float32 array: Keras predict (batch 8192), and the
     project's NumPy network with the threads the database's scoring calls use (every core)."""
-    from scoring.fraud_scorer import Scorer
+    from fraud_scoring.scorer import Scorer
     from training.data import synthetic_dataset
 
     x = synthetic_dataset(args.rows, seed=42).X

@@ -1,1 +1,9 @@
-"""The scorer that runs inside the database (PL/Python), importable anywhere."""
+"""The scorer that runs inside the database (PL/Python), importable anywhere.
+
+Installed into the Python the database server uses (`make venv` does it for the
+project's venv; on Greenplum the same venv on every segment host): the PL/Python
+functions import fraud_scoring.udf and call it. Nothing here imports numpy, so
+the version and source hash can be read cheaply (fraud_scoring.version).
+"""
+
+__version__ = "0.2.0"

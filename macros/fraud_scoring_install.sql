@@ -19,8 +19,17 @@
         {%- do run_query(_fraud_set_installation(schema, 'model_dir', model_dir)) -%}
     {%- endif -%}
     {%- do run_query(fraud_grant_scoring(schema, fraud_scoring_roles())) -%}
+    {%- set package = fromjson(run_query('select ' ~ schema ~ '.scoring_package()').rows[0][0]) -%}
+    {%- do run_query(_fraud_set_installation(schema, 'fraud_scoring', fraud_package_text(package))) -%}
     {%- do run_query(_fraud_set_installation(schema, 'score_stack', version)) -%}
-    {{ log("installed fraud scoring " ~ version ~ " in schema " ~ schema, info=true) }}
+    {{ log("installed fraud scoring " ~ version ~ " (package fraud_scoring " ~ fraud_package_text(package)
+        ~ ") in schema " ~ schema, info=true) }}
+{%- endmacro %}
+
+{% macro fraud_package_text(package) -%}
+    {#- How a fraud_scoring package is recorded and compared: '<version> sha256:<source hash>'
+        (fraud_scoring.version.describe), from scoring_package() or a probe's fraud_scoring. -#}
+    {{ return(package.get('version') ~ ' sha256:' ~ package.get('sha256')) }}
 {%- endmacro %}
 
 {% macro _fraud_set_installation(schema, component, value) -%}
@@ -49,6 +58,7 @@
         schema ~ '.read_model_file(text)',
         schema ~ '.model_file_info(text)',
         schema ~ '.probe_packages()',
+        schema ~ '.scoring_package()',
         schema ~ '.probability_from_bits(integer)',
     ]) }}
 {%- endmacro %}
@@ -77,8 +87,10 @@
 {%- endmacro %}
 
 {% macro fraud_scoring_version() -%}
-    {#- Changes whenever the function body or the DDL changes, so an outdated
-        installation is detected. -#}
+    {#- Changes whenever the DDL changes (the function bodies, the stack contract rendered
+        into them, the tables), so an outdated installation is detected. The scorer's own
+        code is the installed fraud_scoring package: the install records its version and
+        source hash, and check_fraud_segments compares every segment's with it. -#}
     {{ return(local_md5(fraud_scoring_ddl('x', fraud_platform()))[:12]) }}
 {%- endmacro %}
 
@@ -239,10 +251,11 @@ returns text []
 language plpython3u
 immutable{{ '' if greenplum else (' parallel safe' if runtime == 'numpy' else ' parallel unsafe') }}
 as $fraud_scorer$
-{{ _fraud_scorer_py() }}
+{{ _fraud_scoring_import('score_stack') }}
 try:
     return score_stack(
-        SD, stack, n_rows, model_h5, model_metadata, model_sha256, '{{ runtime }}', threads, features, reason_threshold
+        SD, stack, n_rows, model_h5, model_metadata, model_sha256, '{{ runtime }}', threads, features, reason_threshold,
+        {{ _fraud_scorer_contract() }}
     )
 except ScoringError as exc:
     plpy.error('fraud scoring: %s' % exc)
@@ -281,15 +294,12 @@ $$;
     'model_file_info', greenplum
 ) }}
 
--- this host's Python and package versions (run on every segment by check_fraud_segments)
-create or replace function {{ schema }}.probe_packages()
-returns text
-language plpython3u
-volatile{{ '' if greenplum else ' parallel unsafe' }}
-as $fraud_scorer$
-{{ _fraud_scorer_py() }}
-return probe_packages()
-$fraud_scorer$;
+-- this host's Python and package versions, fraud_scoring's among them (run on every
+-- segment by check_fraud_segments)
+{{ _fraud_json_function(schema, 'probe_packages', greenplum) }}
+
+-- this server's fraud_scoring package (version, source hash): recorded by the install
+{{ _fraud_json_function(schema, 'scoring_package', greenplum) }}
 {%- endmacro %}
 
 {% macro _fraud_model_file_function(schema, name, returns, entry, greenplum) -%}
@@ -298,12 +308,49 @@ returns {{ returns }}
 language plpython3u
 stable strict{{ '' if greenplum else ' parallel unsafe' }}
 as $fraud_scorer$
-{{ _fraud_scorer_py() }}
+{{ _fraud_scoring_import(entry) }}
 try:
     return {{ entry }}(plpy, SD, '{{ schema }}', path)
 except ScoringError as exc:
     plpy.error('fraud scoring: %s' % exc)
 $fraud_scorer$;
+{%- endmacro %}
+
+{% macro _fraud_json_function(schema, name, greenplum) -%}
+create or replace function {{ schema }}.{{ name }}()
+returns text
+language plpython3u
+volatile{{ '' if greenplum else ' parallel unsafe' }}
+as $fraud_scorer$
+{{ _fraud_scoring_import(name) }}
+return {{ name }}()
+$fraud_scorer$;
+{%- endmacro %}
+
+{% macro _fraud_scorer_contract() -%}
+    {#- The stack contract as a Python dict literal in the scoring functions' body: what
+        fraud_scoring.contract.StackContract.from_mapping reads (JSON of strings and integers). -#}
+    {%- set contract = fraud_stack_contract() -%}
+    {{ return({
+        'features': contract['features'],
+        'id_bytes': contract['id_bytes'],
+        'feature_bytes': contract['feature_bytes'],
+        'quarantined_bits': contract['quarantined_bits'],
+    } | tojson) }}
+{%- endmacro %}
+
+{% macro _fraud_scoring_import(entry) -%}
+{#- The start of every PL/Python body: the scorer is the fraud_scoring package,
+    installed into the server's Python (README: How the database gets the scorer).
+    Once imported, the import is a dictionary lookup per call. -#}
+try:
+    from fraud_scoring.udf import ScoringError, {{ entry }}
+except ImportError as exc:
+    plpy.error(
+        'fraud scoring: the Python package fraud_scoring cannot be imported by this server (%s): install it into '
+        'the Python the server uses, on every host (`make venv` for the project venv; elsewhere '
+        '`pip install --no-deps <checkout>` into the venv on the server\'s PYTHONPATH)' % exc
+    )
 {%- endmacro %}
 
 {% macro fraud_scoring_on_run_start() -%}

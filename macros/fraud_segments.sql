@@ -84,15 +84,17 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro check_fraud_segments(runtime=none, probes=none) -%}
+{% macro check_fraud_segments(runtime=none, probes=none, recorded=none) -%}
     {#- dbt run-operation check_fraud_segments [--args '{runtime: keras}']
         Runs probe_packages() on every segment (Greenplum / Cloudberry: through
         gp_dist_random, which executes on each primary segment) or on the one
         server (PostgreSQL), prints per segment its Python and package versions,
-        cores, numpy's BLAS and the threads each scoring call will use, warns
-        about a BLAS that is not an optimized one, and fails when a segment lacks
-        what the runtime needs. probes: rows of [segment, probe JSON] to report on
-        instead of querying (for tests). -#}
+        its fraud_scoring (version and source hash), cores, numpy's BLAS and the
+        threads each scoring call will use, warns about a BLAS that is not an
+        optimized one, and fails when a segment lacks what the runtime needs or
+        holds another fraud_scoring than the one the install recorded. probes:
+        rows of [segment, probe JSON] to report on instead of querying, and
+        recorded: the install's fraud_scoring text (for tests). -#}
     {%- set runtime = runtime or fraud_scoring_runtime() -%}
     {%- if probes is none -%}
         {%- set schema = fraud_schema() -%}
@@ -102,8 +104,12 @@
             {%- set sql = "select -1, " ~ schema ~ ".probe_packages()" -%}
         {%- endif -%}
         {%- set probes = run_query(sql).rows -%}
+        {%- set found = run_query(
+            "select version from " ~ schema ~ ".installation where component = 'fraud_scoring'"
+        ).rows -%}
+        {%- set recorded = found[0][0] if found | length else none -%}
     {%- endif -%}
-    {%- set report = fraud_probe_report(probes, runtime, var('fraud_scoring_threads', none)) -%}
+    {%- set report = fraud_probe_report(probes, runtime, var('fraud_scoring_threads', none), recorded) -%}
     {%- for line in report['lines'] -%}
         {{ log(line, info=true) }}
     {%- endfor -%}
@@ -117,14 +123,16 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro fraud_probe_report(probes, runtime, threads=none) -%}
+{% macro fraud_probe_report(probes, runtime, threads=none, recorded=none) -%}
     {#- Parse probe rows [segment, JSON] into {lines, warnings, problems}: each
         segment's Python, packages, cores, BLAS and scoring threads; what is missing
         for the runtime; Python versions that differ between segments (packages built
         for one do not load in another); a BLAS threadpoolctl does not know (the
         reference BLAS: 2M rows scored in 40.1 s instead of 7.9 s on Greenplum 7).
         threads: var fraud_scoring_threads (none: the default, the host's cores
-        shared by its segments; 0: every core). -#}
+        shared by its segments; 0: every core). recorded: the fraud_scoring the install
+        recorded ('<version> sha256:<hash>'); a segment whose probe names another is a
+        problem (its scorer is other code than the one installed). -#}
     {%- set needed = {'numpy': ['numpy', 'h5py'], 'keras': ['numpy', 'h5py', 'keras', 'tensorflow']}[runtime] -%}
     {%- set lines, warnings, problems, pythons = [], [], [], [] -%}
     {%- if probes | length == 0 -%}
@@ -157,6 +165,16 @@
             {%- endfor -%}
             {%- set host = probe.get('host', '?') -%}
             {%- set line = segment ~ ' (' ~ host ~ '): python ' ~ python ~ ', ' ~ (versions | join(', ')) -%}
+            {%- set package = probe.get('fraud_scoring') -%}
+            {%- set package = fraud_package_text(package) if package is mapping else none -%}
+            {%- if package is not none -%}
+                {%- set line = line ~ '; fraud_scoring ' ~ package -%}
+            {%- endif -%}
+            {%- if recorded and package != recorded -%}
+                {%- do problems.append(segment ~ ': fraud_scoring ' ~ (package or 'unknown')
+                    ~ ' differs from the one recorded at install (' ~ recorded ~ '): install the same fraud_scoring'
+                    ~ ' on every host, then run `dbt run-operation install_fraud_scoring`') -%}
+            {%- endif -%}
             {%- if probe.get('cores') -%}
                 {%- set cores = probe['cores'] | int -%}
                 {%- set sharing = per_host[host] if (row[0] | int) >= 0 else 1 -%}

@@ -16,7 +16,7 @@ import pytest
 from dbtdb import DbtProject, drop_project, query, setup_project
 
 from conftest import ROOT, make_stack
-from scoring.fraud_scorer import load_scorer
+from fraud_scoring.scorer import load_scorer
 from training import artifacts
 from training.data import write_synthetic_csv
 from training.db import connection

@@ -1,30 +1,35 @@
-"""The PL/Python body as a plain module: stack format, both runtimes, refusals."""
+"""The scorer the PL/Python functions call (fraud_scoring), as plain modules: stack format, both
+runtimes, refusals, the child processes, the package's version."""
 
+import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from conftest import make_stack
-from scoring import build_udf
-from scoring.fraud_scorer import (
-    QUARANTINED_BITS,
-    KerasModel,
-    ScoringError,
+from conftest import ROOT, make_stack
+from fraud_scoring import h5_reader, version
+from fraud_scoring.contract import project_contract
+from fraud_scoring.errors import ScoringError
+from fraud_scoring.keras_worker import KerasModel
+from fraud_scoring.memory import check_stack_memory
+from fraud_scoring.network import activate
+from fraud_scoring.scorer import load_numpy_model, load_scorer
+from fraud_scoring.stack import (
     check_feature_order,
-    check_stack_memory,
-    load_numpy_model,
-    load_scorer,
     probability_bits_text,
     probability_from_bits,
-    score_stack,
+    reasons_json_text,
     sql_array_text,
     unpack_stack,
 )
+from fraud_scoring.udf import score_stack
 from training import artifacts
 
-FEATURES = [f"V{i}" for i in range(1, 29)]
+CONTRACT = project_contract()
+FEATURES = list(CONTRACT.features)
+QUARANTINED_BITS = CONTRACT.quarantined_bits
 
 
 @pytest.fixture(scope="module")
@@ -120,17 +125,11 @@ def logit(network, x):
     for i, (kernel, bias, activation) in enumerate(network.layers):
         h = h @ kernel.astype(np.float64) + bias
         if i < len(network.layers) - 1:
-            from scoring.fraud_scorer import _activate
-
-            _activate(h, activation)
+            activate(h, activation)
     return float(h[0, 0])
 
 
 def test_reason_codes_travel_as_one_json_object_keyed_by_transaction_id():
-    import json
-
-    from scoring.fraud_scorer import reasons_json_text
-
     ids = np.array([7, 42, 9])
     doc = json.loads(reasons_json_text(ids, {1: [('V"14', 0.5), ("V4", 0.25)]}))
     assert doc == {"42": [{"feature": 'V"14', "contribution": 0.5}, {"feature": "V4", "contribution": 0.25}]}
@@ -177,10 +176,8 @@ def test_the_model_read_in_a_child_process_is_the_same_model(model, tiny_data):
 
 
 def test_a_crashing_model_reader_is_an_error_not_a_crash(model, monkeypatch):
-    import scoring.fraud_scorer as fs
-
     h5, _ = model
-    monkeypatch.setattr(fs, "_H5_CHILD", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)")
+    monkeypatch.setattr(h5_reader, "CHILD_ARGS", ["-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"])
     with pytest.raises(ScoringError, match=r"model reader process was killed by signal 11 \(the database server is"):
         load_numpy_model(h5, 28, isolate=True)
 
@@ -274,7 +271,56 @@ def test_a_dying_keras_worker_is_an_error_not_a_crash(model, stack):
         scorer.score(data, len(ids))
 
 
-def test_generated_udf_macro_matches_the_module():
-    assert build_udf.TARGET.read_text() == build_udf.render()
-    result = subprocess.run([sys.executable, "-m", "scoring.build_udf", "--check"], cwd=build_udf.ROOT)
-    assert result.returncode == 0
+def test_the_children_are_modules_of_the_same_fraud_scoring_copy(tmp_path):
+    """The reader child and the keras worker are `python -m fraud_scoring....`, importing the parent's copy."""
+    from fraud_scoring import children
+
+    assert h5_reader.CHILD_ARGS == ["-m", "fraud_scoring.h5_reader"]
+    env = children.child_env()
+    assert env["PYTHONPATH"].split(":")[0] == str(ROOT)  # the checkout's copy here, site-packages in the database
+    # run from elsewhere (the server's cwd is its data directory): still this copy
+    where = subprocess.run(
+        children.command(["-c", "import fraud_scoring; print(fraud_scoring.__file__)"]),
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert where == str(ROOT / "fraud_scoring" / "__init__.py")
+
+
+def test_the_reader_child_reports_a_refusal_as_json(model):
+    h5, _ = model
+    with pytest.raises(ScoringError, match="not an HDF5 file"):
+        h5_reader.read_dense_layers_in_child(b"not a model at all")
+
+
+def test_the_package_version_and_source_hash_need_no_numpy():
+    """What the install records and the segment probe compares: computed without importing numpy."""
+    code = "import sys, fraud_scoring.version as v; print(v.source_hash()); print('numpy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    digest, numpy_imported = out.stdout.split()
+    assert digest == version.source_hash() and len(digest) == 64
+    assert numpy_imported == "False"
+    info = version.package_info()
+    assert version.describe(info) == f"{info['version']} sha256:{digest}"
+
+
+def test_the_source_hash_changes_with_any_module(tmp_path):
+    for name in ("a.py", "b.py"):
+        (tmp_path / name).write_text(f"# {name}\n")
+    before = version.source_hash(str(tmp_path))
+    (tmp_path / "b.py").write_text("# b.py, edited\n")
+    assert version.source_hash(str(tmp_path)) != before
+
+
+def test_the_contract_the_install_renders_decides_the_quarantined_mark(model, tiny_data):
+    """The install passes vars.fraud_stack to score_stack as a dict: its quarantined_bits mark the rows."""
+    h5, meta = model
+    X = tiny_data.X[:3].copy()
+    X[1, 0] = np.nan
+    mapping = {"features": FEATURES, "id_bytes": 8, "feature_bytes": 4, "quarantined_bits": 0x7FBAD001}
+    out = score_stack({}, make_stack(np.arange(3), X), 3, h5, json.dumps(meta), meta["sha256"], "numpy", 0,
+                      None, None, mapping)  # fmt: skip
+    assert int(out[0].strip("{}").split(",")[1]) == 0x7FBAD001

@@ -110,7 +110,7 @@ def test_training_writes_every_artifact(model_dir, tiny_data):
 def test_saved_model_round_trips(model_dir, tiny_data):
     import keras
 
-    from scoring.fraud_scorer import load_numpy_model
+    from fraud_scoring.scorer import load_numpy_model
     from training.train import Scaler
 
     meta = artifacts.load_metadata(model_dir)

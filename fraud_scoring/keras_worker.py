@@ -1,0 +1,121 @@
+"""The keras runtime: TensorFlow in a child process of the backend, never in the backend itself.
+
+Importing TensorFlow inside a PostgreSQL backend that had just aggregated a
+100k-row stack segfaulted in TensorFlow's own library initialiser and took the
+whole server down (seen here with TF 2.21). A crash in the child only fails the
+query. The worker, `python -m fraud_scoring.keras_worker`, speaks on its
+stdin/stdout: int64 length + .h5 bytes -> int64 input width (negative: -length
+of an error text that follows); then per batch int64 rows + float32 rows ->
+float32 probabilities. KerasModel is its client, kept for the backend's life.
+
+This module imports neither Keras nor TensorFlow at its top: the backend imports
+it for KerasModel; only the worker's main() loads Keras.
+"""
+
+import os
+import struct
+import sys
+
+import numpy as np
+
+from fraud_scoring import children
+from fraud_scoring.errors import ScoringError
+from fraud_scoring.h5_reader import require_hdf5
+from fraud_scoring.network import PREDICT_CHUNK_ROWS
+from fraud_scoring.threads import scoring_threads
+
+WORKER_ARGS = children.module_args("fraud_scoring.keras_worker")
+
+
+def main():
+    """The worker: load the model sent on stdin, then score batches until stdin closes."""
+    import tempfile
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    src, out = sys.stdin.buffer, sys.stdout.buffer
+
+    def reply_error(text):
+        data = text.encode("utf-8", "replace")
+        out.write(struct.pack("<q", -len(data)) + data)
+        out.flush()
+
+    (size,) = struct.unpack("<q", src.read(8))
+    fd, path = tempfile.mkstemp(suffix=".h5")
+    try:
+        os.write(fd, src.read(size))
+        os.close(fd)
+        import keras
+
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:
+        reply_error("Keras cannot load the model: %s" % exc)
+        return 0
+    finally:
+        os.unlink(path)
+    width = int(model.input_shape[-1])
+    out.write(struct.pack("<q", width))
+    out.flush()
+    while True:
+        head = src.read(8)
+        if len(head) < 8:
+            break
+        (rows,) = struct.unpack("<q", head)
+        x = np.frombuffer(src.read(rows * width * 4), dtype="<f4").reshape(rows, width)
+        prob = model.predict(x, batch_size=PREDICT_CHUNK_ROWS, verbose=0)
+        out.write(np.asarray(prob, dtype="<f4").reshape(-1).tobytes())
+        out.flush()
+    return 0
+
+
+class KerasModel:
+    """The same model through Keras (TensorFlow), in a worker process kept for the backend's life."""
+
+    def __init__(self, h5_bytes, n_features, threads=0):
+        import subprocess
+        import tempfile
+
+        require_hdf5(h5_bytes)  # a clear error before Keras sees them
+        self._stderr = tempfile.TemporaryFile()
+        threads = str(scoring_threads(threads))
+        self._proc = subprocess.Popen(
+            children.command(WORKER_ARGS),
+            # TensorFlow's thread pools: as many threads as the numpy runtime would use
+            env=children.child_env(TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS="1"),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+        )
+        h5_bytes = bytes(h5_bytes)
+        self._write(struct.pack("<q", len(h5_bytes)) + h5_bytes)
+        (width,) = struct.unpack("<q", self._read(8))
+        if width < 0:
+            raise ScoringError(self._read(-width).decode("utf-8", "replace"))
+        if width != n_features:
+            raise ScoringError("the model expects %d input features, scoring supplies %d" % (width, n_features))
+
+    def _died(self):
+        code = self._proc.wait()
+        self._stderr.seek(0)
+        return children.child_died("keras worker", code, self._stderr.read())
+
+    def _write(self, data):
+        try:
+            self._proc.stdin.write(data)
+            self._proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise self._died() from None
+
+    def _read(self, size):
+        data = self._proc.stdout.read(size)
+        if len(data) != size:
+            raise self._died()
+        return data
+
+    def predict(self, x, threads=1):
+        x = np.ascontiguousarray(x, dtype="<f4")
+        self._write(struct.pack("<q", len(x)) + x.tobytes())
+        return np.frombuffer(self._read(4 * len(x)), dtype="<f4").astype(np.float32)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""The PL/Python entry points: each function's body (macros/fraud_scoring_install.sql) imports one
+of these and calls it, turning a ScoringError into plpy.error.
+
+PL/Python runs a body on every call: a body of an import (a dictionary lookup once the
+module is loaded) and a call costs nothing per batch. The loaded model lives in SD,
+PL/Python's per-function dictionary, for the backend's life.
+"""
+
+import hashlib
+import json
+
+from fraud_scoring.errors import ScoringError
+from fraud_scoring.memory import available_memory, check_stack_memory
+from fraud_scoring.model_files import read_model_file
+from fraud_scoring.probe import probe_packages
+from fraud_scoring.scorer import load_scorer
+from fraud_scoring.stack import check_feature_order, probability_bits, reasons_json_text, sql_array_text
+from fraud_scoring.version import package_info
+
+__all__ = [
+    "ScoringError",
+    "model_file_info",
+    "probe_packages",
+    "read_model_file_in_database",
+    "score_stack",
+    "scoring_package",
+]
+
+
+def score_stack(
+    SD,
+    stack,
+    n_rows,
+    model_h5,
+    model_metadata,
+    model_sha256,
+    runtime,
+    threads=0,
+    sql_features=None,
+    reason_threshold=None,
+    contract=None,
+):
+    """Entry point of score_stack_{runtime}: the stack's probabilities, in stack order, as the
+    text of an integer[] of their float32 bit patterns (see stack.probability_bits_text).
+
+    A pure function of its arguments: no SPI, no files. That is what lets the
+    numpy runtime run in PostgreSQL parallel workers (where plpy.execute fails:
+    no subtransactions in parallel mode) and on Greenplum segments; SQL passes
+    the model in from the registry (an InitPlan, evaluated once per query).
+    The bytes are hashed on every call (0.3 ms for the 2017 network, per
+    stack), so the per-backend cache, keyed by that hash, is never stale.
+    threads: how many threads score (0: every core of this host; below 0: the
+    host's cores shared by -threads segments, see threads.scoring_threads).
+    sql_features: the names of the features SQL packed, in order, comma-separated;
+    the model's metadata must list the same in the same order.
+    contract: the stack contract as the install rendered it (vars.fraud_stack; None:
+    the defaults): the stack's widths and the quarantined mark.
+    Rows with a non-finite feature get the contract's quarantined bits instead of a probability.
+    Returns [probability bits text, reason codes JSON or None] (see stack.reasons_json_text).
+    """
+    if stack is None or n_rows is None:
+        raise ScoringError("a NULL stack or row count: stacks come from string_agg over at least one row")
+    check_stack_memory(n_rows, available_memory())
+    if model_h5 is None or model_metadata is None or model_sha256 is None:
+        raise ScoringError("no model: the selected model is not in the registry (deleted after dbt compiled the run?)")
+    sha = hashlib.sha256(model_h5).hexdigest()
+    if sha != model_sha256:
+        raise ScoringError("model bytes do not match their registered sha256: the stored model is corrupt")
+    key = (runtime, sha, threads, sql_features, repr(contract))
+    cached = SD.get("model")
+    if cached is None or cached[0] != key:
+        SD.pop("model", None)  # one model per backend: drop the old one (and its keras worker) first
+        try:
+            metadata = json.loads(model_metadata)
+        except ValueError as exc:
+            raise ScoringError(f"the model's metadata is not valid JSON: {exc}") from None
+        if not isinstance(metadata, dict) or not isinstance(metadata.get("features"), list):
+            raise ScoringError("the model's metadata has no list of features")
+        check_feature_order(metadata["features"], sql_features)
+        scorer = load_scorer(model_h5, metadata, runtime, isolate=True, threads=threads, contract=contract)
+        SD["model"] = (key, scorer)
+    scorer = SD["model"][1]
+    ids, prob, bad, reasons = scorer.score(stack, n_rows, reason_threshold)
+    bits = probability_bits(prob, bad, scorer.contract.quarantined_bits)
+    return [sql_array_text(bits), reasons_json_text(ids, reasons)]
+
+
+def _plan(plpy, SD, sql):
+    plans = SD.setdefault("plans", {})
+    if sql not in plans:
+        plans[sql] = plpy.prepare(sql, ["text"])
+    return plans[sql]
+
+
+def _model_dir(plpy, SD, schema):
+    rows = plpy.execute(
+        _plan(plpy, SD, f"select version from {schema}.installation where component = $1"), ["model_dir"]
+    )
+    return rows[0]["version"] if rows else ""
+
+
+def model_file_info(plpy, SD, schema, path):
+    """Entry point of {schema}.model_file_info: what dbt needs to know at compile time."""
+    _, metadata, sha = read_model_file(_model_dir(plpy, SD, schema), path)
+    return [(metadata["model_version"], sha, float(metadata.get("threshold", 0.5)))]
+
+
+def read_model_file_in_database(plpy, SD, schema, path):
+    """Entry point of {schema}.read_model_file: (model_h5, metadata, sha256) of a model file."""
+    h5_bytes, metadata, sha = read_model_file(_model_dir(plpy, SD, schema), path)
+    return [(h5_bytes, json.dumps(metadata), sha)]
+
+
+def scoring_package():
+    """Entry point of {schema}.scoring_package: this server's fraud_scoring (name, version, sha256, path), as JSON.
+
+    What the install records in {schema}.installation, and what each segment's probe is compared with.
+    """
+    return json.dumps(package_info())
