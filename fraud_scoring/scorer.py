@@ -4,7 +4,7 @@ import hashlib
 
 import numpy as np
 
-from fraud_scoring.errors import ScoringError
+from fraud_scoring.errors import ScoringError  # noqa: F401 (re-exported: callers load and catch from one place)
 from fraud_scoring.h5_reader import read_dense_layers, read_dense_layers_in_child
 from fraud_scoring.keras_worker import KerasModel
 from fraud_scoring.network import NumpyMLP

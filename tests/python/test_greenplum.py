@@ -12,7 +12,7 @@ import os
 import re
 
 import pytest
-from dbtdb import drop_project, setup_project
+from dbtdb import drop_project, query, setup_project
 
 from training.loading import raw_table_ddl
 
@@ -155,17 +155,19 @@ def test_the_jit_setting_is_guarded_for_platforms_without_it(project):
 # ---- the segment probe -----------------------------------------------------------
 
 
-def probe(python="3.11.2", host="sdw1", cores=None, blas="openblas", **packages) -> str:
+def probe(python="3.11.2", host="sdw1", cores=None, blas="openblas", package=None, **packages) -> str:
     found = {"numpy": "2.4.6", "h5py": "3.14.0", "keras": "3.15.1", "tensorflow": "2.21.0", **packages}
     row = {"python": python, "host": host, "packages": found}
+    if package is not None:
+        row["fraud_scoring"] = package
     if cores is not None:
         row["cores"] = cores
         row["blas"] = [] if blas is None else [{"library": blas, "version": "0.3.31", "threads": cores}]
     return json.dumps(row)
 
 
-def check_segments(project, rows, runtime="numpy"):
-    args = json.dumps({"probes": rows, "runtime": runtime})
+def check_segments(project, rows, runtime="numpy", recorded=None):
+    args = json.dumps({"probes": rows, "runtime": runtime, "recorded": recorded})
     return project.dbt("run-operation", "check_fraud_segments", "--args", args, check=False)
 
 
@@ -202,6 +204,41 @@ def test_the_probe_names_the_segment_and_what_it_lacks(project, rows, runtime, m
 def test_the_probe_runs_on_this_server(project):
     result = project.dbt("run-operation", "check_fraud_segments")
     assert re.search(r"server \(.*\): python 3\.\d+\.\d+, h5py \S+, keras \S+, numpy \S+", result.stdout)
+
+
+@pytest.mark.database
+def test_the_server_scores_with_the_fraud_scoring_of_this_checkout(project):
+    """The package the server imports is installed (site-packages), current (its source hash is the
+    checkout's: `make venv` reinstalls on any change), and the one the install recorded."""
+    from fraud_scoring import version
+    from fraud_scoring.version import describe
+
+    server = json.loads(query(f"select {project.fraud_schema}.scoring_package()")[0][0])
+    assert "site-packages" in server["path"]  # the installed copy, not the checkout
+    assert server["sha256"] == version.source_hash(), "the server's fraud_scoring is stale: run `make venv`"
+    recorded = query(f"select version from {project.fraud_schema}.installation where component = 'fraud_scoring'")
+    assert recorded == [(describe(server),)]
+    result = project.dbt("run-operation", "check_fraud_segments")
+    assert f"fraud_scoring {describe(server)}" in result.stdout
+
+
+@pytest.mark.database
+def test_the_probe_names_a_segment_whose_fraud_scoring_differs_from_the_installed_one(project):
+    installed = {"version": "0.2.0", "sha256": "a" * 64}
+    other = {"version": "0.2.0", "sha256": "b" * 64}
+    recorded = "0.2.0 sha256:" + "a" * 64
+    rows = [[0, probe(host="sdw1", package=installed)], [1, probe(host="sdw2", package=other)]]
+    result = check_segments(project, rows, recorded=recorded)
+    assert result.returncode != 0
+    assert "segment 0 (sdw1): python 3.11.2, h5py 3.14.0, keras 3.15.1, numpy 2.4.6, tensorflow 2.21.0; " \
+        f"fraud_scoring {recorded}" in result.stdout  # fmt: skip
+    assert f"segment 1: fraud_scoring 0.2.0 sha256:{'b' * 64} differs from the one recorded at install" in result.stdout
+    assert "segment 0: fraud_scoring" not in result.stdout
+    assert "dbt run-operation install_fraud_scoring" in result.stdout
+    # a segment whose probe has no fraud_scoring at all is named too; the same everywhere passes
+    missing = check_segments(project, [[1, probe()]], recorded=recorded)
+    assert "segment 1: fraud_scoring unknown differs" in missing.stdout
+    assert check_segments(project, [[0, probe(package=installed)]], recorded=recorded).returncode == 0
 
 
 @pytest.mark.database
