@@ -18,7 +18,7 @@ class RegistryError(RuntimeError):
 
 def read_model_dir(model_dir: Path | str) -> tuple[bytes, dict]:
     """The .h5 bytes and metadata, checked against each other and loadable by the scorer."""
-    from scoring.fraud_scorer import ScoringError, load_numpy_model
+    from fraud_scoring.scorer import ScoringError, load_numpy_model
 
     model_dir = Path(model_dir)
     h5_path, meta_path = model_dir / MODEL_FILE, model_dir / METADATA_FILE
