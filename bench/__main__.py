@@ -25,8 +25,8 @@ from pathlib import Path
 
 from bench import indb, recipe2017, report
 from training.data import write_synthetic_csv
-from training.db import connection
-from training.loading import load_csv
+from warehouse.connection import connection
+from warehouse.loading import load_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results"

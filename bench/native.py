@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from training import artifacts
-from training.db import connection
+from warehouse.connection import connection
 
 FEATURES = [f"v{i}" for i in range(1, 29)]
 PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01, binary COPY's timestamptz origin

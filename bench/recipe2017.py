@@ -18,8 +18,8 @@ from pathlib import Path
 
 import psycopg2
 
-from training.db import connect
-from training.loading import load_csv
+from warehouse.connection import connect
+from warehouse.loading import load_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 PGDATA = ROOT / ".pgdata-bench2017"
