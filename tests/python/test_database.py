@@ -16,6 +16,7 @@ import pytest
 from dbtdb import DbtProject, drop_project, query, setup_project
 
 from conftest import ROOT, make_stack
+from fraud_scoring.contract import project_contract
 from scoring.fraud_scorer import load_scorer
 from training import artifacts
 from training.data import write_synthetic_csv
@@ -24,9 +25,9 @@ from warehouse.loading import load_csv
 from warehouse.registry import RegistryError, register
 
 pytestmark = pytest.mark.database
-FEATURES = ", ".join(f"v{i}" for i in range(1, 29))
+FEATURES = ", ".join(project_contract().columns)
 MODEL_COLUMNS = ("model_h5", "metadata::text", "sha256")
-SQL_FEATURES = ",".join(f"v{i}" for i in range(1, 29))
+SQL_FEATURES = ",".join(project_contract().columns)
 
 
 @pytest.fixture(scope="module")
