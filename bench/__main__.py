@@ -25,18 +25,14 @@ from pathlib import Path
 
 from bench import indb, recipe2017, report
 from training.data import write_synthetic_csv
-from training.db import connection
-from training.loading import load_csv
+from warehouse.connection import connection
+from warehouse.loading import load_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results"
 RUNTIMES = ("numpy", "keras")
-RESCORE_SERIES = (
-    *(f"{kind}_{runtime}" for kind in ("dbt", "native", "statement") for runtime in RUNTIMES),
-    "floor",
-    "native_2017",
-    "recipe_2017",
-)
+ALL_SERIES = tuple(report.SERIES_LABELS)  # what --series chooses from: the names the results carry
+LARGE_KINDS = ("dbt", "native", "statement")  # the series also measured at the --large sizes (not native_2017)
 ARRIVAL_SHARES = (0.01, 0.10)
 NATIVE_SCHEMA = "bench_native"
 
@@ -86,6 +82,30 @@ def native(runtime: str, model_dir: Path, raw_schema: str, new_only: bool = Fals
     return {"seconds": seconds, "phases": phases}
 
 
+def measurements(series: list[str]) -> list[str]:
+    """The runs the chosen series need, in order: floor_numpy and floor_keras come from one `floor` process."""
+    runs = []
+    for name in series:
+        run = "floor" if name.startswith("floor_") else name
+        if run not in runs:
+            runs.append(run)
+    return runs
+
+
+def measure(name: str, rows: int, model_dir: Path, schema: str, compiled: dict) -> dict:
+    """One sample of a rescore measurement."""
+    kind, _, runtime = name.partition("_")
+    if kind == "dbt":
+        return {"seconds": indb.dbt(schema, runtime, "run", "--select", "fraud_scores+", "--full-refresh")}
+    if kind == "native" and runtime in RUNTIMES:
+        return native(runtime, model_dir, schema)
+    if kind == "statement":
+        return indb.statement(rows, compiled[runtime])
+    # native_2017, floor: bench.series, one measurement per process
+    argv = ["-m", "bench.series", name, "--rows", str(rows), "--model-dir", str(model_dir)]
+    return whole_process(argv + ["--csv", str(csv_for(rows))])[1]
+
+
 def rescore(rows: int, series: list[str], repeats: int, model_dir: Path) -> list[dict]:
     """Every rescore series at one size: samples per series."""
     schema = prepare(rows)
@@ -96,23 +116,13 @@ def rescore(rows: int, series: list[str], repeats: int, model_dir: Path) -> list
     )
     compiled = {e: indb.compiled_scoring_sql(schema, e) for e in RUNTIMES if f"statement_{e}" in series}
     records = []
-    for name in series:
+    for name in measurements(series):
         samples = []
         for i in range(repeats):
-            kind, _, runtime = name.partition("_")
-            if kind == "dbt":
-                sample = {"seconds": indb.dbt(schema, runtime, "run", "--select", "fraud_scores+", "--full-refresh")}
-            elif kind == "native" and runtime in RUNTIMES:
-                sample = native(runtime, model_dir, schema)
-            elif kind == "statement":
-                sample = indb.statement(rows, compiled[runtime])
-            else:  # native_2017, floor: bench.series, one measurement per process
-                argv = ["-m", "bench.series", name, "--rows", str(rows), "--model-dir", str(model_dir)]
-                sample = whole_process(argv + ["--csv", str(csv_for(rows))])[1]
-            samples.append(sample)
-            log(f"{rows:>9,} {name:<16} run {i + 1}: {sample['seconds']:.2f} s")
+            samples.append(measure(name, rows, model_dir, schema, compiled))
+            log(f"{rows:>9,} {name:<16} run {i + 1}: {samples[-1]['seconds']:.2f} s")
         if name == "floor":
-            for runtime in RUNTIMES:
+            for runtime in [e for e in RUNTIMES if f"floor_{e}" in series]:
                 floor = [{"seconds": s[f"{runtime}_seconds"], "peak_rss_mb": s["peak_rss_mb"]} for s in samples]
                 records.append(report.summarise("rescore", f"floor_{runtime}", rows, floor))
         else:
@@ -189,7 +199,7 @@ def recipe(sizes: list[int], repeats: int, bisect: int, model_dir: Path) -> tupl
     return records, crashes, probes
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="250000,500000,1000000,2000000", help="rescore sizes, every series")
     parser.add_argument("--large", default="8000000", help="rescore sizes for the dbt, native and statement series")
@@ -197,57 +207,86 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--large-repeats", type=int, default=1)
     parser.add_argument("--model-dir", type=Path, default=ROOT / "artifacts" / "demo")
-    parser.add_argument("--series", default=",".join(RESCORE_SERIES), help=f"of {','.join(RESCORE_SERIES)}")
+    parser.add_argument("--series", default=",".join(ALL_SERIES), help=f"of {','.join(ALL_SERIES)}")
     parser.add_argument("--bisect", type=int, default=3, help="probes narrowing the 2017 recipe's largest size")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for bench.json and figure2.png")
     parser.add_argument("--markdown", action="store_true", help="only print --out's bench.json as README tables")
-    args = parser.parse_args()
-    if args.markdown:
-        print(report.markdown(json.loads((args.out / "bench.json").read_text())))
-        return
-    chosen = [s for s in args.series.split(",") if s]
-    if unknown := set(chosen) - set(RESCORE_SERIES):
-        parser.error(f"unknown series {sorted(unknown)}; choose from {','.join(RESCORE_SERIES)}")
-    sizes = [int(s) for s in args.sizes.split(",") if s]
-    large = [int(s) for s in args.large.split(",") if s]
-    arrivals = [int(s) for s in args.arrival.split(",") if s]
-    runtimes = [e for e in RUNTIMES if f"dbt_{e}" in chosen]
-    started = time.perf_counter()
+    return parser
+
+
+def sizes(text: str) -> list[int]:
+    return [int(s) for s in text.split(",") if s]
+
+
+def chosen_series(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    chosen = [s for s in text.split(",") if s]
+    if unknown := set(chosen) - set(ALL_SERIES):
+        parser.error(f"unknown series {sorted(unknown)}; choose from {','.join(ALL_SERIES)}")
+    return chosen
+
+
+def rescores(args, chosen: list[str]) -> tuple[list[dict], dict]:
+    """The rescore scenario at every size (the 2017 recipe apart), and the statement's profile at the largest."""
     results, profiles = [], {}
-    for rows in sizes:
+    for rows in sizes(args.sizes):
         results += rescore(rows, [s for s in chosen if s != "recipe_2017"], args.repeats, args.model_dir)
-    per_large = [s for s in chosen if s.split("_")[0] in ("dbt", "native", "statement") and s != "native_2017"]
-    for rows in large:
+    per_large = [s for s in chosen if s.split("_")[0] in LARGE_KINDS and s != "native_2017"]
+    for rows in sizes(args.large):
         results += rescore(rows, per_large, args.large_repeats, args.model_dir)
-    for rows in [*sizes, *large][-1:]:
+    for rows in [*sizes(args.sizes), *sizes(args.large)][-1:]:
         for runtime in [e for e in RUNTIMES if f"statement_{e}" in chosen]:
             profiles[f"{rows}_{runtime}"] = indb.profile(indb.compiled_scoring_sql(prepare(rows), runtime))
-    for rows in arrivals:
-        results += arrival(rows, args.repeats if rows <= max(sizes, default=0) else args.large_repeats,
-                           args.model_dir, runtimes)  # fmt: skip
-    startup = dbt_startup(min([*sizes, *large]), args.repeats) if runtimes else None
-    crashes, probes = [], []
-    if "recipe_2017" in chosen:
-        records, crashes, probes = recipe(sizes, args.repeats, args.bisect, args.model_dir)
-        results += records
-    out = args.out
+    return results, profiles
+
+
+def arrivals(args, runtimes: list[str]) -> list[dict]:
+    """The arrival scenario at every --arrival size: --repeats up to the largest rescore size, else --large-repeats."""
+    results = []
+    for rows in sizes(args.arrival):
+        repeats = args.repeats if rows <= max(sizes(args.sizes), default=0) else args.large_repeats
+        results += arrival(rows, repeats, args.model_dir, runtimes)
+    return results
+
+
+def write_results(out: Path, result: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    result = {
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "command": "python -m bench " + " ".join(sys.argv[1:]),
-        "minutes": round((time.perf_counter() - started) / 60, 1),
-        "repeats": args.repeats,
-        "large_repeats": args.large_repeats,
-        "results": results,
-        "dbt_startup": startup,
-        "profiles": profiles,
-        "recipe_2017_crashes": crashes,
-        "recipe_2017_bisect": [{"rows": p["rows"], "survived": not p["crash"]} for p in probes],
-    }
     (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
     report.plot(result, out / "figure2.png")
     print(report.text(result))
     print(f"wrote {out / 'bench.json'} and {out / 'figure2.png'}")
+
+
+def main() -> None:
+    parser = build_parser()
+    args = parser.parse_args()
+    if args.markdown:
+        print(report.markdown(json.loads((args.out / "bench.json").read_text())))
+        return
+    chosen = chosen_series(parser, args.series)
+    runtimes = [e for e in RUNTIMES if f"dbt_{e}" in chosen]
+    started = time.perf_counter()
+    results, profiles = rescores(args, chosen)
+    results += arrivals(args, runtimes)
+    startup = dbt_startup(min([*sizes(args.sizes), *sizes(args.large)]), args.repeats) if runtimes else None
+    crashes, probes = [], []
+    if "recipe_2017" in chosen:
+        records, crashes, probes = recipe(sizes(args.sizes), args.repeats, args.bisect, args.model_dir)
+        results += records
+    write_results(
+        args.out,
+        {
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+            "command": "python -m bench " + " ".join(sys.argv[1:]),
+            "minutes": round((time.perf_counter() - started) / 60, 1),
+            "repeats": args.repeats,
+            "large_repeats": args.large_repeats,
+            "results": results,
+            "dbt_startup": startup,
+            "profiles": profiles,
+            "recipe_2017_crashes": crashes,
+            "recipe_2017_bisect": [{"rows": p["rows"], "survived": not p["crash"]} for p in probes],
+        },
+    )
 
 
 if __name__ == "__main__":

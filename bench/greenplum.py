@@ -4,7 +4,7 @@
 
 Each port is the coordinator of a cluster (FRAUD_GP_HOST, FRAUD_GP_USER and
 FRAUD_GP_DATABASE for all of them) holding the same raw table (load it with
-`python -m training load`), the scoring functions installed and the same model
+`python -m warehouse load`), the scoring functions installed and the same model
 registered. Per cluster, repeated, alternating between clusters so both see the
 same machine: `dbt run --full-refresh` (whole process; the stacking and the
 scoring model times from its run_results.json), then `dbt run` with nothing new
@@ -37,7 +37,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from training.db import connection
+from warehouse.connection import connection
 
 ROOT = Path(__file__).resolve().parent.parent
 DBT = str(ROOT / ".venv" / "bin" / "dbt")

@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from training.db import connect
+from warehouse.connection import connect
 
 ROOT = Path(__file__).resolve().parent.parent
 DBT = str(ROOT / ".venv" / "bin" / "dbt")

@@ -23,17 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
+from fraud_scoring.contract import project_contract
 from training import artifacts
-from training.db import connection
+from warehouse.connection import connection
 
-FEATURES = [f"v{i}" for i in range(1, 29)]
+FEATURES = project_contract().columns
 PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01, binary COPY's timestamptz origin
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
 
-# binary COPY rows of (bigint, 28 x float8) without NULLs: field count, then (length, value) per field
+# binary COPY rows of (bigint, one float8 per feature) without NULLs: field count, then (length, value) per field
 _IN_FIELDS = [("nfields", ">i2"), ("id_len", ">i4"), ("id", ">i8")]
-for _i in range(28):
+for _i in range(len(FEATURES)):
     _IN_FIELDS += [(f"len{_i}", ">i4"), (f"v{_i}", ">f8")]
 IN_ROW = np.dtype(_IN_FIELDS)
 
@@ -58,8 +59,8 @@ def read_features(cur, source: str, only_unscored_in: str | None, version: str):
     sql = f"copy (select r.transaction_id, {', '.join('r.' + f for f in FEATURES)} from {source} r{where})"
     cur.copy_expert(sql + " to stdout (format binary)", buf)
     rows = np.frombuffer(buf.getbuffer()[len(HEADER) : -len(TRAILER)], dtype=IN_ROW)
-    x = np.empty((len(rows), 28), dtype=np.float32)
-    for i in range(28):
+    x = np.empty((len(rows), len(FEATURES)), dtype=np.float32)
+    for i in range(len(FEATURES)):
         x[:, i] = rows[f"v{i}"]
     return rows["id"].astype(np.int64), x
 

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import psycopg2
 
-from training.db import connect
-from training.loading import load_csv
+from fraud_scoring.contract import project_contract
+from warehouse.connection import connect
+from warehouse.loading import load_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 PGDATA = ROOT / ".pgdata-bench2017"
 PORT = int(os.environ.get("FRAUD_BENCH2017_PORT", "55439"))
-FEATURES = ", ".join(f"v{i}" for i in range(1, 29))
+FEATURES = ", ".join(project_contract().columns)
 
 RECIPE_SQL = """
 create or replace function stack_rows(state text, key text, features float8[]) returns text

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import statistics
 
-LABELS = {
+# Every series a rescore records, in the tables' and the figure's order, with its label;
+# `python -m bench --series` chooses among these names (the one list).
+SERIES_LABELS = {
     "dbt_numpy": "`dbt run`, numpy runtime (whole process)",
     "dbt_keras": "`dbt run`, keras runtime (whole process)",
     "native_numpy": "native script, numpy (whole process)",
@@ -102,7 +104,8 @@ def text(result: dict) -> str:
 def markdown(result: dict) -> str:
     """README tables: rescore seconds per size and series, arrivals, goals, and the profile."""
     by = _by(result)
-    columns = [s for s in LABELS if any(r["series"] == s and r["scenario"] == "rescore" for r in result["results"])]
+    rescored = {r["series"] for r in result["results"] if r["scenario"] == "rescore"}
+    columns = [s for s in SERIES_LABELS if s in rescored]
     crashed = {c["rows"] for c in result.get("recipe_2017_crashes", [])}
     sizes = sorted({r["rows"] for r in result["results"] if r["scenario"] == "rescore"} | crashed)
     out = ["| rows | " + " | ".join(f"`{c}`" for c in columns) + " |", "|---:|" + "---:|" * len(columns)]
@@ -141,7 +144,7 @@ def plot(result: dict, path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    for series, label in LABELS.items():
+    for series, label in SERIES_LABELS.items():
         rescore = [r for r in result["results"] if r["scenario"] == "rescore"]
         points = sorted((r["rows"], r["median_s"]) for r in rescore if r["series"] == series)
         if points:

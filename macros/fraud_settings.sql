@@ -50,8 +50,19 @@
     {{ return(rows) }}
 {%- endmacro %}
 
+{% macro fraud_name_pattern(kind) -%}
+    {#- The pattern a name must match in full (kind: model_version or identifier):
+        vars.fraud_names in dbt_project.yml, which Python reads too (warehouse.names). -#}
+    {%- set names = var('fraud_names', {}) -%}
+    {%- if names is string -%}
+        {#- only under sqlfluff, whose var() renders text: .sqlfluff_lib/dbt_project.py -#}
+        {%- set names = dbt_project.vars['fraud_names'] -%}
+    {%- endif -%}
+    {{ return(names[kind]) }}
+{%- endmacro %}
+
 {% macro fraud_identifier(name, what) -%}
-    {%- if not modules.re.fullmatch('[a-z_][a-z0-9_]{0,62}', name | string) -%}
+    {%- if not modules.re.fullmatch(fraud_name_pattern('identifier'), name | string) -%}
         {{ exceptions.raise_compiler_error(
             what ~ " must be a lowercase SQL identifier ([a-z_][a-z0-9_]*), got " ~ (name | string | tojson)
         ) }}
@@ -80,7 +91,7 @@
         {{ return([_fraud_model_file(path)]) }}
     {%- endif -%}
     {%- set wanted = var('fraud_model_version', '') | string -%}
-    {%- if wanted and not modules.re.fullmatch('[A-Za-z0-9._-]{1,128}', wanted) -%}
+    {%- if wanted and not modules.re.fullmatch(fraud_name_pattern('model_version'), wanted) -%}
         {{ exceptions.raise_compiler_error(
             "var fraud_model_version may hold only letters, digits, '.', '_' and '-', got " ~ (wanted | tojson)
         ) }}
@@ -108,7 +119,7 @@
     {%- set rows = run_query(sql).rows -%}
     {%- if rows | length == 0 -%}
         {%- if wanted -%}
-            {{ exceptions.raise_compiler_error("model version " ~ (wanted | tojson) ~ " is not registered in " ~ registry ~ ": register it with `python -m training register --model-dir DIR`") }}
+            {{ exceptions.raise_compiler_error("model version " ~ (wanted | tojson) ~ " is not registered in " ~ registry ~ ": register it with `python -m warehouse register --model-dir DIR`") }}
         {%- else -%}
             {{ exceptions.raise_compiler_error("no model is deployed in " ~ fraud_schema() ~ ".deployments: name a champion with `dbt run-operation promote_fraud_model --args '{version: VERSION}'` (registered versions: `select model_version, registered_at from " ~ registry ~ "`), or score one version with var fraud_model_version") }}
         {%- endif -%}

@@ -7,13 +7,24 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PGBIN="${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}"
 PGDATA="${FRAUD_PGDATA:-$ROOT/.pgdata}"
-PGPORT="${FRAUD_PG_PORT:-55432}"
-PGHOST=127.0.0.1
 VENV="${VENV:-$ROOT/.venv}"
-DBNAME="${FRAUD_PG_DATABASE:-fraud}"
 LOG="$PGDATA/server.log"
 
 die() { echo "db.sh: $*" >&2; exit 1; }
+
+# Host, port, superuser and database: the dbt profile's `embedded` target (FRAUD_PG_*
+# over profiles.yml.example's defaults), read as the Python tools read it, so that
+# they are stated in one file. Read when a command needs them (stop needs only PGDATA).
+settings() {
+    [ -n "${SETTINGS_READ:-}" ] && return 0
+    [ -x "$VENV/bin/python" ] || die "no virtual environment at $VENV: run 'make venv' first"
+    local assignments
+    assignments="$(cd "$ROOT" && "$VENV/bin/python" -m warehouse.connection --shell --target embedded)" \
+        || die "cannot read the connection settings from the dbt profile (above)"
+    eval "$assignments"
+    PGHOST="$FRAUD_DB_HOST" PGPORT="$FRAUD_DB_PORT" PGSUPER="$FRAUD_DB_USER" DBNAME="$FRAUD_DB_NAME"
+    SETTINGS_READ=1
+}
 
 # PostgreSQL refuses to run as root: as root, the server runs as an
 # unprivileged system user; otherwise as whoever runs make.
@@ -72,12 +83,12 @@ init_cluster() {
     mkdir -p "$PGDATA"
     [ "$(id -u)" = 0 ] && chown "$PGUSER_OS" "$PGDATA"
     chmod 700 "$PGDATA"
-    as_server "$PGBIN/initdb" -D "$PGDATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    as_server "$PGBIN/initdb" -D "$PGDATA" -U "$PGSUPER" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
     # Loopback only, trust auth: a development cluster. Production roles are
     # described in the README (least-privilege analytics role).
     as_server tee -a "$PGDATA/postgresql.conf" >/dev/null <<CONF
 # --- fraud-scoring project settings ---
-listen_addresses = '127.0.0.1'
+listen_addresses = '$PGHOST'
 port = $PGPORT
 unix_socket_directories = ''
 shared_buffers = 256MB
@@ -91,7 +102,7 @@ CONF
 
 start() {
     ensure_packages
-    [ -x "$VENV/bin/python" ] || die "no virtual environment at $VENV: run 'make venv' first"
+    settings
     check_readable
     init_cluster
     if ! is_running; then
@@ -128,12 +139,12 @@ stop() {
     fi
 }
 
-psql_super() { "$PGBIN/psql" -X -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U postgres "$@"; }
+psql_super() { settings; "$PGBIN/psql" -X -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" -U "$PGSUPER" "$@"; }
 
 case "${1:-}" in
     ensure|start) start ;;
     stop) stop ;;
-    status) if is_running; then echo "running on $PGHOST:$PGPORT (data: $PGDATA)"; else echo "stopped"; exit 3; fi ;;
-    psql) shift; psql_super -d "$DBNAME" "$@" ;;
+    status) if is_running; then settings; echo "running on $PGHOST:$PGPORT (data: $PGDATA)"; else echo "stopped"; exit 3; fi ;;
+    psql) shift; settings; psql_super -d "$DBNAME" "$@" ;;
     *) die "usage: $0 start|stop|status|psql [args]" ;;
 esac

@@ -60,8 +60,8 @@ def make_data(rows: int, data: Path | None) -> tuple[Path, str]:
 
 @step("load raw.credit_card")
 def load(path: Path) -> str:
-    from training.db import connection
-    from training.loading import load_csv
+    from warehouse.connection import connection
+    from warehouse.loading import load_csv
 
     with connection() as conn:
         rows = load_csv(conn, path)
@@ -92,8 +92,8 @@ def install() -> str:
 
 @step("register model")
 def register(model_dir: Path) -> str:
-    from training.db import connection
-    from training.register import register as do_register
+    from warehouse.connection import connection
+    from warehouse.registry import register as do_register
 
     with connection() as conn:
         version, new = do_register(conn, model_dir)
@@ -125,7 +125,7 @@ def test() -> str:
 
 
 def summary(meta: dict) -> None:
-    from training.db import connection
+    from warehouse.connection import connection
 
     model_version = meta["model_version"]
     schema = os.environ.get("FRAUD_DBT_SCHEMA", "analytics")

@@ -2,9 +2,11 @@
 
 Modules, one job each: config (typed knobs and profiles), data (Kaggle loader and
 synthetic generator), model (the network), train (stratified k-fold with SMOTE),
-evaluate (metrics), artifacts (.h5, metadata, plots, model card), db (connection),
-loading (CSV into PostgreSQL), register (model registry), cli (python -m training).
+evaluate (metrics), artifacts (.h5, metadata, plots, model card), cli (python -m training). Loading
+the raw table and registering models are the warehouse's (python -m warehouse).
 """
 
-FEATURES = tuple(f"V{i}" for i in range(1, 29))
-COLUMNS = ("Time", *FEATURES, "Amount", "Class")
+from fraud_scoring.contract import project_contract
+
+FEATURES = project_contract().features  # the model's inputs, in its input order: vars.fraud_stack
+COLUMNS = ("Time", *FEATURES, "Amount", "Class")  # the Kaggle file's header

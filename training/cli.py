@@ -1,9 +1,11 @@
-"""python -m training {generate,train,report,load,register}: see --help of each."""
+"""python -m training {generate,train,report}: see --help of each.
+
+Loading raw data and registering models are the warehouse's jobs: python -m warehouse.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -108,29 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_train(sub)
 
-    ld = sub.add_parser("load", help="load a Kaggle-format CSV into raw.credit_card (all or nothing)")
-    ld.add_argument("--csv", type=Path, required=True)
-    ld.add_argument("--table", default="raw.credit_card")
-    ld.add_argument("--append", action="store_true", help="add rows after the existing ones")
-    ld.add_argument(
-        "--duplicates",
-        choices=("warn", "error"),
-        default="warn",
-        help="rows repeating an earlier row exactly: report them and load (the real Kaggle file has some), "
-        "or stop and load nothing",
-    )
-    ld.add_argument(
-        "--distributed-by",
-        metavar="COLUMN",
-        help="Greenplum / Cloudberry: distribute the raw table by this column (default: DISTRIBUTED RANDOMLY)",
-    )
-
     rep = sub.add_parser("report", help="one markdown table row per trained model directory (holdout figures)")
     rep.add_argument("model_dirs", type=Path, nargs="+")
 
-    r = sub.add_parser("register", help="store a trained model in the database's model registry")
-    r.add_argument("--model-dir", type=Path, required=True)
-    r.add_argument("--schema", default="fraud")
     return parser
 
 
@@ -194,10 +176,16 @@ def report(model_dirs: list[Path]) -> str:
     return "\n".join(lines)
 
 
+MOVED = {"load": "python -m warehouse load", "register": "python -m warehouse register"}
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in MOVED:
+        print(f"error: `python -m training {argv[0]}` is now `{MOVED[argv[0]]}`", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     from training.data import DataError
-    from training.register import RegistryError
 
     try:
         if args.command == "generate":
@@ -208,35 +196,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {args.rows:,} rows to {args.out} in {time.perf_counter() - started:.1f} s")
         elif args.command == "train":
             return _train(args)
-        elif args.command == "load":
-            from training.db import connection, describe
-            from training.loading import load_csv
-
-            # say where before writing: the target comes from the dbt profile
-            print(f"loading {args.csv} into {args.table} ({describe()})", flush=True)
-            started = time.perf_counter()
-            with connection() as conn:
-                rows = load_csv(
-                    conn,
-                    args.csv,
-                    args.table,
-                    append=args.append,
-                    distributed_by=args.distributed_by,
-                    duplicates=args.duplicates,
-                )
-            verb = "appended" if args.append else "loaded"
-            print(f"{verb} {rows:,} rows from {args.csv} into {args.table} in {time.perf_counter() - started:.1f} s")
         elif args.command == "report":
             print(report(args.model_dirs))
-        elif args.command == "register":
-            from training.db import connection, describe
-            from training.register import register
-
-            print(f"registering {args.model_dir} in {args.schema}.models ({describe()})", file=sys.stderr)
-            with connection() as conn:
-                version, new = register(conn, args.model_dir, args.schema)
-            print(json.dumps({"model_version": version, "registered": new}))
-    except (DataError, RegistryError, ValueError) as exc:  # ConnectionSettingsError too
+    except (DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from training.db import connect
+from warehouse.connection import connect
 
 ROOT = Path(__file__).resolve().parents[2]
 DBT = str(ROOT / ".venv" / "bin" / "dbt")
@@ -105,9 +105,9 @@ def setup_project(tmp_path_factory, model_dir: Path, suffix: str, rows: int, see
     import shutil
 
     from training.data import write_synthetic_csv
-    from training.db import connection
-    from training.loading import load_csv
-    from training.register import register
+    from warehouse.connection import connection
+    from warehouse.loading import load_csv
+    from warehouse.registry import register
 
     profiles = tmp_path_factory.mktemp("profiles")
     shutil.copy(ROOT / "profiles.yml.example", profiles / "profiles.yml")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from training.db import ConnectionSettingsError, connection_settings, describe, profiles_file
+from warehouse.connection import ConnectionSettingsError, connection_settings, describe, profiles_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "profiles.yml.example"
@@ -62,3 +62,22 @@ def test_dbt_profiles_dir_is_read_first(tmp_path, monkeypatch):
     monkeypatch.setenv("FRAUD_DBT_TARGET", "greenplum")
     monkeypatch.setenv("FRAUD_GP_HOST", "mdw")
     assert describe() == "dbt target greenplum: gpadmin@mdw:5432/fraud"
+
+
+def test_scripts_db_sh_reads_the_embedded_targets_settings_whatever_target_dbt_uses():
+    from warehouse.connection import shell_settings
+
+    env = {"FRAUD_DBT_TARGET": "greenplum", "FRAUD_PG_PORT": "55999"}
+    assert shell_settings(env, EXAMPLE, "embedded").splitlines() == [
+        "FRAUD_DB_HOST=127.0.0.1",
+        "FRAUD_DB_PORT=55999",
+        "FRAUD_DB_USER=postgres",
+        "FRAUD_DB_NAME=fraud",
+    ]
+
+
+def test_a_target_without_host_port_user_or_database_is_refused_naming_them(tmp_path):
+    profile = tmp_path / "profiles.yml"
+    profile.write_text("fraud_scoring:\n  target: dev\n  outputs:\n    dev:\n      type: postgres\n      host: h\n")
+    with pytest.raises(ConnectionSettingsError, match="gives no port, user, dbname"):
+        connection_settings({}, profile)

@@ -16,17 +16,18 @@ import pytest
 from dbtdb import DbtProject, drop_project, query, setup_project
 
 from conftest import ROOT, make_stack
+from fraud_scoring.contract import project_contract
 from fraud_scoring.scorer import load_scorer
 from training import artifacts
 from training.data import write_synthetic_csv
-from training.db import connection
-from training.loading import load_csv
-from training.register import RegistryError, register
+from warehouse.connection import connection
+from warehouse.loading import load_csv
+from warehouse.registry import RegistryError, register
 
 pytestmark = pytest.mark.database
-FEATURES = ", ".join(f"v{i}" for i in range(1, 29))
+FEATURES = ", ".join(project_contract().columns)
 MODEL_COLUMNS = ("model_h5", "metadata::text", "sha256")
-SQL_FEATURES = ",".join(f"v{i}" for i in range(1, 29))
+SQL_FEATURES = ",".join(project_contract().columns)
 
 
 @pytest.fixture(scope="module")
@@ -359,7 +360,7 @@ def test_corrupt_model_bytes_are_refused(project):
 
 def test_a_model_replaced_under_its_version_is_never_scored_stale(project, other_model_dir):
     """The per-backend cache is keyed by version and sha256: same connection, new bytes, new scores."""
-    from training.db import connect
+    from warehouse.connection import connect
 
     f = project.fraud_schema
     h5_b, meta_b = (other_model_dir / artifacts.MODEL_FILE).read_bytes(), artifacts.load_metadata(other_model_dir)
@@ -400,7 +401,7 @@ def _compiled_fraud_scores(project, *flags: str, **vars) -> tuple[list[str], str
 
 def _in_rolled_back_transaction(statements: list[str]):
     """Run statements on one connection, return the last one's rows, and roll everything back."""
-    from training.db import connect
+    from warehouse.connection import connect
 
     conn = connect()
     try:

@@ -14,7 +14,7 @@ import re
 import pytest
 from dbtdb import drop_project, query, setup_project
 
-from training.loading import raw_table_ddl
+from warehouse.loading import raw_table_ddl
 
 GREENPLUM = {"fraud_platform": "greenplum"}
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from training.data import write_synthetic_csv
-from training.db import connection
+from warehouse.connection import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 DBT = str(ROOT / ".venv" / "bin" / "dbt")
@@ -140,7 +140,7 @@ def test_a_second_run_changes_nothing_and_appended_rows_are_scored_alone(cluster
     cluster.dbt("run")
     assert scores(cluster) == before
     extra = write_synthetic_csv(tmp_path / "more.csv", 3000, seed=9, fraud_rate=0.01)
-    loaded = cluster.python("-m", "training", "load", "--csv", str(extra), "--append")
+    loaded = cluster.python("-m", "warehouse", "load", "--csv", str(extra), "--append")
     assert loaded.returncode == 0, loaded.stderr
     cluster.dbt("run")
     after = scores(cluster)
@@ -250,7 +250,7 @@ def test_a_bad_row_is_quarantined_and_every_other_row_scored(cluster, flow):
 
 def test_concurrent_runs_score_every_row_once(cluster, flow, tmp_path):
     extra = write_synthetic_csv(tmp_path / "more.csv", 2000, seed=13, fraud_rate=0.01)
-    assert cluster.python("-m", "training", "load", "--csv", str(extra), "--append").returncode == 0
+    assert cluster.python("-m", "warehouse", "load", "--csv", str(extra), "--append").returncode == 0
     cluster.dbt("run", "--select", "int_credit_card__scoring_stacks")
     results = []
 

@@ -15,8 +15,8 @@ import pytest
 from dbtdb import DbtProject, drop_project, query, setup_project
 
 from training.data import DataError, write_synthetic_csv
-from training.db import connection
-from training.loading import load_csv
+from warehouse.connection import connection
+from warehouse.loading import load_csv
 
 pytestmark = pytest.mark.database
 HEADER = '"Time",' + ",".join(f'"V{i}"' for i in range(1, 29)) + ',"Amount","Class"'

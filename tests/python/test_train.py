@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from fraud_scoring.contract import project_contract
 from training import artifacts
 from training.config import TrainConfig
 from training.data import synthetic_dataset
@@ -98,7 +99,7 @@ def test_training_writes_every_artifact(model_dir, tiny_data):
     meta = json.loads((model_dir / artifacts.METADATA_FILE).read_text())
     assert meta["sha256"] == artifacts.sha256_file(model_dir / artifacts.MODEL_FILE)
     assert meta["model_version"] == f"fraud-mlp-{meta['sha256'][:12]}"
-    assert meta["features"] == [f"V{i}" for i in range(1, 29)]
+    assert meta["features"] == list(project_contract().features)
     assert len(meta["scaler"]["mean"]) == len(meta["scaler"]["scale"]) == 28
     assert meta["training_data"]["rows"] == len(tiny_data)
     assert len(meta["metrics"]["folds"]) == 2

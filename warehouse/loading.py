@@ -14,17 +14,21 @@ from pathlib import Path
 
 import numpy as np
 
-from training import FEATURES
+from fraud_scoring.contract import project_contract
 from training.data import DataError, iter_kaggle_rows
 
-RAW_COLUMNS = ("transaction_id", "time", *(f.lower() for f in FEATURES), "amount", "class")
+FEATURE_COLUMNS = project_contract().columns
+# the columns a load writes (COPY); loaded_at is the table's own (its default, now())
+RAW_COLUMNS = ("transaction_id", "time", *FEATURE_COLUMNS, "amount", "class")
 
 
 def raw_table_ddl(table: str, platform: str = "postgres", distributed_by: str | None = None) -> str:
     """The raw table. On Greenplum / Cloudberry, as in the 2017 post: append-optimized,
     compressed, DISTRIBUTED RANDOMLY (or by a column the user chooses), and no
-    primary key (Greenplum wants the distribution key inside every unique key)."""
-    features = ",\n    ".join(f"{f.lower()} double precision" for f in FEATURES)
+    primary key (Greenplum wants the distribution key inside every unique key).
+    loaded_at (when the row arrived: dbt source freshness) is filled by its default,
+    so COPY names RAW_COLUMNS and never supplies it."""
+    features = ",\n    ".join(f"{column} double precision" for column in FEATURE_COLUMNS)
     if distributed_by is not None and distributed_by not in RAW_COLUMNS:
         raise ValueError(f"cannot distribute by {distributed_by!r}: choose one of {', '.join(RAW_COLUMNS)}")
     if platform == "greenplum":
@@ -41,7 +45,8 @@ def raw_table_ddl(table: str, platform: str = "postgres", distributed_by: str | 
     time double precision,
     {features},
     amount double precision,
-    class smallint
+    class smallint,
+    loaded_at timestamptz not null default now()
 ){storage}"""
 
 
@@ -177,14 +182,17 @@ def load_csv(
                     raise stream.error from None
                 raise
             _report_duplicates(Path(path), stream, duplicates, warn)  # an error here rolls the load back
+            # by name: a table created before loaded_at existed has every column but that one,
+            # and where it has loaded_at its default stamps the moved rows with this load's time
+            move = sql.SQL("insert into {} ({}) select {} from {}").format(target, cols, cols, loading)
             if append:
-                cur.execute(sql.SQL("insert into {} select * from {}").format(target, loading))
+                cur.execute(move)
                 cur.execute(sql.SQL("drop table {}").format(loading))
             else:
                 # Dependent views (dbt's staging) would block a drop: swap the rows in place instead.
                 if exists:
                     cur.execute(sql.SQL("truncate {}").format(target))
-                    cur.execute(sql.SQL("insert into {} select * from {}").format(target, loading))
+                    cur.execute(move)
                     cur.execute(sql.SQL("drop table {}").format(loading))
                 else:
                     cur.execute(sql.SQL("alter table {} rename to {}").format(loading, sql.Identifier(name)))

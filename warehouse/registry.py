@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from training.artifacts import METADATA_FILE, MODEL_FILE, sha256_file
+from warehouse.names import pattern
 
-VERSION_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
-SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+VERSION_RE = pattern("model_version")  # vars.fraud_names in dbt_project.yml, as the macros check them
+SCHEMA_RE = pattern("identifier")
 
 
 class RegistryError(RuntimeError):

@@ -1,0 +1,28 @@
+"""The names the project accepts: a model version, a schema name.
+
+Their one definition is vars.fraud_names in dbt_project.yml; the macros read it with
+fraud_name_pattern(), this module for the Python tools (the registry).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+PROJECT_FILE = Path(__file__).resolve().parent.parent / "dbt_project.yml"
+
+
+@cache
+def name_patterns(path: Path | str = PROJECT_FILE) -> dict[str, re.Pattern]:
+    """{kind: compiled pattern} of vars.fraud_names (kinds: model_version, identifier); match with fullmatch."""
+    import yaml
+
+    names = (yaml.safe_load(Path(path).read_text()).get("vars") or {}).get("fraud_names")
+    if not isinstance(names, dict) or not {"model_version", "identifier"} <= set(names):
+        raise ValueError(f"{path}: vars.fraud_names must give the model_version and identifier patterns")
+    return {kind: re.compile(str(pattern)) for kind, pattern in names.items()}
+
+
+def pattern(kind: str) -> re.Pattern:
+    return name_patterns()[kind]
