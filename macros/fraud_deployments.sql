@@ -115,7 +115,7 @@
 
 {% macro _fraud_registered_version(version) -%}
     {#- The version as a SQL literal, once it is known to be registered. -#}
-    {%- if version is none or not modules.re.fullmatch('[A-Za-z0-9._-]{1,128}', version | string) -%}
+    {%- if version is none or not modules.re.fullmatch(fraud_name_pattern('model_version'), version | string) -%}
         {{ exceptions.raise_compiler_error(
             "version must hold only letters, digits, '.', '_' and '-', got " ~ (version | string | tojson)
         ) }}
@@ -124,7 +124,7 @@
     {%- if not run_query("select 1 from " ~ fraud_registry() ~ " where model_version = " ~ v).rows -%}
         {{ exceptions.raise_compiler_error(
             "model version " ~ (version | tojson) ~ " is not registered in " ~ fraud_registry()
-            ~ ": register it with `python -m training register --model-dir DIR`"
+            ~ ": register it with `python -m warehouse register --model-dir DIR`"
         ) }}
     {%- endif -%}
     {{ return(v) }}

@@ -115,7 +115,7 @@ $$;
 create schema if not exists {{ schema }};
 
 create table if not exists {{ schema }}.models (
-    model_version text primary key check (model_version ~ '^[A-Za-z0-9._-]{1,128}$'),
+    model_version text primary key check (model_version ~ {{ fraud_quote_literal('^' ~ fraud_name_pattern('model_version') ~ '$') }}),
     model_name text not null,
     sha256 text not null check (sha256 ~ '^[0-9a-f]{64}$'),
     model_h5 bytea not null,
