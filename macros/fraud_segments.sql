@@ -1,68 +1,4 @@
-{#- Which platform are we on, where do batches live, and can every segment score. -#}
-
-{% macro fraud_platform() -%}
-    {#- 'postgres' or 'greenplum' (Greenplum 6/7, Apache Cloudberry): var
-        fraud_platform forces it, otherwise version() decides. -#}
-    {%- do fraud_renamed_var('fraud_engine_dispatch', 'fraud_platform') -%}
-    {%- set forced = var('fraud_platform', none) -%}
-    {%- if forced is not none and forced != '' -%}
-        {%- if forced not in ['postgres', 'greenplum'] -%}
-            {{ exceptions.raise_compiler_error(
-                "var fraud_platform must be 'postgres' or 'greenplum', got " ~ (forced | string | tojson)
-            ) }}
-        {%- endif -%}
-        {{ return(forced) }}
-    {%- endif -%}
-    {%- if not execute -%}
-        {{ return('postgres') }}
-    {%- endif -%}
-    {%- set version = run_query('select version()').rows[0][0] | lower -%}
-    {{ return('greenplum' if ('greenplum' in version or 'cloudberry' in version) else 'postgres') }}
-{%- endmacro %}
-
-{% macro fraud_segment_layout() -%}
-    {#- Greenplum / Cloudberry: {segments: primary segments, per_host: primaries on
-        the busiest host}. {1, 1} when not executing, or when the server has no
-        segment catalog (the Greenplum path compiled against PostgreSQL, in tests). -#}
-    {%- if not execute -%}
-        {{ return({'segments': 1, 'per_host': 1}) }}
-    {%- endif -%}
-    {%- if not run_query("select to_regclass('pg_catalog.gp_segment_configuration') is not null").rows[0][0] -%}
-        {{ return({'segments': 1, 'per_host': 1}) }}
-    {%- endif -%}
-    {%- set sql -%}
-        select count(*), max(per_host)
-        from (
-            select hostname, count(*) over (partition by hostname) as per_host
-            from gp_segment_configuration
-            where content >= 0 and role = 'p'
-        ) as primaries
-    {%- endset -%}
-    {%- set row = run_query(sql).rows[0] -%}
-    {{ return({'segments': row[0] | int, 'per_host': row[1] | int}) }}
-{%- endmacro %}
-
-{% macro fraud_segment_keys(segments) -%}
-    {#- SQL for a bigint[] of placement keys, in the order (rank, segment): the
-        (r * segments + s + 1)-th element is the r-th smallest key that hashes to
-        segment s. Read from the install's fraud.segment_keys as the cluster places
-        them now (so still right after an expansion), once per query (an InitPlan). -#}
-    (
-        select array_agg(ranked.key order by ranked.rank, ranked.segment)
-        from (
-            select
-                gp_segment_id as segment,
-                key,
-                row_number() over (partition by gp_segment_id order by key) as rank
-            from {{ fraud_schema() }}.segment_keys
-        ) as ranked
-        -- only ranks every segment has, so element positions stay (rank, segment)
-        where ranked.rank <= (
-            select min(per_segment.keys)
-            from (select count(*) as keys from {{ fraud_schema() }}.segment_keys group by gp_segment_id) as per_segment
-        )
-    )
-{%- endmacro %}
+{#- Where the stacks live, and can every segment score. (Which platform: macros/platforms/.) -#}
 
 {% macro fraud_distribute_stacks(relation=none) -%}
     {#- A post-hook of int_credit_card__scoring_stacks; empty except on Greenplum /
@@ -70,18 +6,7 @@
         BY (batch_id) (config fraud_distributed_by), so the ALTER only acts on a
         stacks table built before the project created it so; every segment then
         scores its own stacks, and a rescore moves no feature at all. -#}
-    {%- if fraud_platform() == 'greenplum' -%}
-        {%- set relation = relation or this -%}
-        {%- set table = relation.schema ~ '.' ~ relation.identifier -%}
-        do $$
-        begin
-            if pg_get_table_distributedby('{{ table }}'::regclass) is distinct from 'DISTRIBUTED BY (batch_id)' then
-                alter table {{ table }} set distributed by (batch_id);
-            end if;
-        end
-        $$;
-        analyze {{ table }}
-    {%- endif -%}
+    {{- fraud_dispatch('fraud_distribute_stacks')(relation or this) -}}
 {%- endmacro %}
 
 {% macro check_fraud_segments(runtime=none, probes=none, recorded=none) -%}
@@ -98,12 +23,7 @@
     {%- set runtime = runtime or fraud_scoring_runtime() -%}
     {%- if probes is none -%}
         {%- set schema = fraud_schema() -%}
-        {%- if fraud_platform() == 'greenplum' -%}
-            {%- set sql = "select gp_segment_id, " ~ schema ~ ".probe_packages() from gp_dist_random('gp_id') order by 1" -%}
-        {%- else -%}
-            {%- set sql = "select -1, " ~ schema ~ ".probe_packages()" -%}
-        {%- endif -%}
-        {%- set probes = run_query(sql).rows -%}
+        {%- set probes = run_query(fraud_dispatch('fraud_probe_sql')(schema)).rows -%}
         {%- set found = run_query(
             "select version from " ~ schema ~ ".installation where component = 'fraud_scoring'"
         ).rows -%}

@@ -227,7 +227,7 @@
         max(1, cores // primaries) (scoring_threads; check_fraud_segments prints it). -#}
     {%- set raw = var('fraud_scoring_threads', none) -%}
     {%- if raw is none or raw == '' -%}
-        {{ return(-fraud_segment_layout()['per_host'] if fraud_platform() == 'greenplum' else 0) }}
+        {{ return(fraud_dispatch('fraud_default_scoring_threads')()) }}
     {%- endif -%}
     {%- set text = raw | string -%}
     {%- if not modules.re.fullmatch('[0-9]{1,3}', text) or text | int > 256 -%}

@@ -5,14 +5,11 @@
 {% macro fraud_stack_transactions(staged, batch_rows, last_stacked_sql=none, name='final') -%}
     {#- CTEs ending in one named `name`: one row per batch of staged transactions
         (transaction_id / batch_rows), for the transactions with an id above
-        last_stacked_sql's value (all when none). Used by
-        int_credit_card__scoring_stacks, and by fraud_scores for transactions
-        not stacked yet. The other CTEs' names start with `name`. -#}
-    {%- if fraud_platform() == 'greenplum' -%}
-        {{ _fraud_stack_by_grouping(staged, batch_rows, last_stacked_sql, name) }}
-    {%- else -%}
-        {{ _fraud_stack_by_ranges(staged, batch_rows, last_stacked_sql, name) }}
-    {%- endif -%},
+        last_stacked_sql's value (all when none), batched as the platform wants
+        (fraud_stack_batches). Used by int_credit_card__scoring_stacks, and by
+        fraud_scores for transactions not stacked yet. The other CTEs' names start
+        with `name`. -#}
+    {{ fraud_stack_batches(staged, batch_rows, last_stacked_sql, name) }},
 
 {{ name }} as (
 
@@ -62,26 +59,39 @@
 {% macro fraud_stack_not_scored(stack, scores, version) -%}
     {#- True for a stack (a relation alias with first_ and last_transaction_id) without
         scores from `version` in `scores`: a stack is scored whole, in one statement, so
-        any of its transactions stands for it (its first may be quarantined, so the
-        first score in its range: one step of the primary key's index).
-        Greenplum / Cloudberry: its first transaction's score, an equality the planner
-        turns into a hash anti-join (a range condition there is a nested loop over every
-        score: 1.4 s at 2M rows for a run with nothing to do); a stack whose first
-        transaction is quarantined is then scored again in every run, until it is fixed. -#}
+        any of its transactions stands for it (its first may be quarantined, so
+        PostgreSQL looks for the first score in its range; fraud_stack_scored_by). -#}
     not exists (
         select 1
         from {{ scores }} as scored
         where
-            {% if fraud_platform() == 'greenplum' -%}
-                scored.transaction_id = {{ stack }}.first_transaction_id
-            {%- else -%}
-                scored.transaction_id between {{ stack }}.first_transaction_id and {{ stack }}.last_transaction_id
-            {%- endif %}
+            {{ fraud_stack_scored_by(stack) }}
             and scored.model_version = {{ fraud_quote_literal(version) }}
     )
 {%- endmacro %}
 
-{% macro _fraud_new_transactions(last_stacked_sql) -%}
+{% macro fraud_stack_scored_by(stack) -%}
+    {#- The condition on `scored` that finds a score of the stack. -#}
+    {{ fraud_dispatch('fraud_stack_scored_by')(stack) }}
+{%- endmacro %}
+
+{% macro fraud_stack_batches(staged, batch_rows, last_stacked_sql, name) -%}
+    {#- CTEs ending in `name`_stacks: the new transactions (fraud_new_transactions)
+        cut into batches of batch_rows, one row per batch with batch_rows, batch_id
+        and fraud_stack_columns(). PostgreSQL: one index range scan per batch;
+        Greenplum / Cloudberry: one grouping by a placement key per segment. -#}
+    {{ fraud_dispatch('fraud_stack_batches')(staged, batch_rows, last_stacked_sql, name) }}
+{%- endmacro %}
+
+{% macro fraud_source_has_key_index() -%}
+    {#- Whether the raw table has its key index (PostgreSQL: a primary key; Greenplum's
+        append-optimized raw table has none), so that counting the source's rows per
+        stack is an index-only scan. -#}
+    {{ return(fraud_dispatch('fraud_source_has_key_index')()) }}
+{%- endmacro %}
+
+{% macro fraud_new_transactions(last_stacked_sql) -%}
+    {#- The staged transactions not stacked yet: ids above last_stacked_sql's value. -#}
     {%- if last_stacked_sql -%}
         transaction_id > coalesce(({{ last_stacked_sql }}), '-9223372036854775808'::bigint)
     {%- else -%}
@@ -89,7 +99,8 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro _fraud_stack_columns() -%}
+{% macro fraud_stack_columns() -%}
+{#- A stack's columns, aggregated over its transactions (the stack contract's row). -#}
 count(*) as n_rows,
 min(transaction_id) as first_transaction_id,
 max(transaction_id) as last_transaction_id,
@@ -103,97 +114,7 @@ string_agg({{ fraud_stack_contract()['id_send'] }}(transaction_id) || features, 
     {#- One stack of the staged transactions with ids between two SQL expressions (a
         lateral subquery: n_rows is 0 and the stack NULL when there are none). -#}
 select
-    {{ _fraud_stack_columns() | indent(4) }}
+    {{ fraud_stack_columns() | indent(4) }}
 from {{ staged }} as staged
 where staged.transaction_id between {{ first_id_sql }} and {{ last_id_sql }}
-{%- endmacro %}
-
-{% macro _fraud_stack_by_ranges(staged, batch_rows, last_stacked_sql, name) -%}
-{#- PostgreSQL: each batch read by an index range scan of the source's key, so
-    no sort of the whole input (it spilled 490 MB at 2M rows) and one stack in
-    memory at a time. -#}
-{{ name }}_batches as (
-
-    select distinct transaction_id / {{ batch_rows }} as batch_id
-    from {{ staged }}
-    where {{ _fraud_new_transactions(last_stacked_sql) }}
-
-),
-
-{{ name }}_stacks as (
-
-    select
-        {{ batch_rows }} as batch_rows,
-        batches.batch_id,
-        batch.*
-    from {{ name }}_batches as batches
-    cross join lateral (
-        select
-            {{ _fraud_stack_columns() | indent(12) }}
-        from {{ staged }} as staged
-        -- exactly the ids with transaction_id / batch_rows = batch_id (integer
-        -- division truncates towards zero), as a range the primary key can scan
-        where
-            staged.transaction_id between
-            case
-                when batches.batch_id > 0 then batches.batch_id * {{ batch_rows }}
-                else batches.batch_id * {{ batch_rows }} - {{ batch_rows - 1 }}
-            end
-            and case
-                when batches.batch_id < 0 then batches.batch_id * {{ batch_rows }}
-                else batches.batch_id * {{ batch_rows }} + {{ batch_rows - 1 }}
-            end
-            and {{ _fraud_new_transactions(last_stacked_sql) }}
-    ) as batch
-
-)
-{%- endmacro %}
-
-{% macro _fraud_stack_by_grouping(staged, batch_rows, last_stacked_sql, name) -%}
-{#- Greenplum / Cloudberry: the source is distributed and has no key index. Every
-    new row gets the key of its batch, and one grouping by that key moves each
-    row once, to the segment that will hold and score the stack (the stacks are
-    distributed by batch_id, so the grouped rows are written where they are).
-    Batches are chosen so that segments get equal rows whatever the batch size:
-    the new rows are cut into blocks of batch_rows x segments consecutive ids,
-    and a block's row goes to lane (id - base) % segments, one batch per lane;
-    the batch_id of block b, lane l is the (b+1)-th key (fraud_segment_keys)
-    that hashes to segment l. A block beyond the keys gets a negative batch_id
-    of its own: stacks stay bounded and correct, only that block's balance is
-    left to the hash. -#}
-{%- set segments = fraud_segment_layout()['segments'] -%}
-{%- set block_rows = batch_rows * segments -%}
-{%- set base -%}
-    {%- if last_stacked_sql -%} coalesce(({{ last_stacked_sql }}) + 1, 0) {%- else -%} 0 {%- endif -%}
-{%- endset %}
-{{ name }}_placed as (
-
-    select
-        staged.transaction_id,
-        staged.features,
-        coalesce(
-            ({{ fraud_segment_keys(segments) }})[
-                (staged.transaction_id - {{ base }}) / {{ block_rows }} * {{ segments }}
-                + (staged.transaction_id - {{ base }}) % {{ segments }} + 1
-            ],
-            -1 - (
-                (staged.transaction_id - {{ base }}) / {{ block_rows }} * {{ segments }}
-                + (staged.transaction_id - {{ base }}) % {{ segments }}
-            )
-        ) as batch_id
-    from {{ staged }} as staged
-    where {{ _fraud_new_transactions(last_stacked_sql) }}
-
-),
-
-{{ name }}_stacks as (
-
-    select
-        {{ batch_rows }} as batch_rows,
-        batch_id,
-        {{ _fraud_stack_columns() | indent(8) }}
-    from {{ name }}_placed
-    group by batch_id
-
-)
 {%- endmacro %}

@@ -15,8 +15,7 @@
         took 31.1 s against 17.7 s for the same query as CREATE TABLE AS. Building
         the key once, after, costs a sort. On Greenplum both apply (the key must
         contain the distribution column). -#}
-    {%- set greenplum = fraud_platform() == 'greenplum' -%}
-    {%- set distributed_by = config.get('fraud_distributed_by') if greenplum else none -%}
+    {%- set distributed_by = fraud_dispatch('fraud_table_distribution')(config.get('fraud_distributed_by')) -%}
     {%- set contract = config.get('contract') -%}
     {%- set enforced = contract.enforced and not temporary -%}
     {%- set after_load = enforced and config.get('fraud_constraints_after_load', false) -%}

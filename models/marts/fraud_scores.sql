@@ -4,7 +4,7 @@
 {%- set features = fraud_quote_literal(fraud_feature_columns() | join(',')) -%}
 {#- Counting the source's rows per stack takes the raw table's key index:
     PostgreSQL only (Greenplum's append-optimized raw table has none). -#}
-{%- set check_stacks = fraud_platform() != 'greenplum' -%}
+{%- set check_stacks = fraud_source_has_key_index() -%}
 {#- Transactions not stacked yet are stacked on the fly (so `dbt run --select
     fraud_scores` alone scores new rows), except on Greenplum / Cloudberry when
     int_credit_card__scoring_stacks is part of this run, as in a plain `dbt run`:

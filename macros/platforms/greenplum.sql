@@ -1,0 +1,171 @@
+-- sqlfluff:exclude_rules:LT02
+-- (these macros return CTE fragments and statements, which the indentation rule cannot place)
+{#- Greenplum's and Apache Cloudberry's side of every platform difference: the macros
+    fraud_dispatch(name) returns as greenplum__<name> (macros/platforms/fraud_platform.sql),
+    and the helpers only they use (the segment layout and placement keys). Each public
+    macro, named without the prefix, says what the difference is for; PostgreSQL's side
+    is in macros/platforms/postgres.sql. -#}
+
+{#- ---- stacking (macros/fraud_stacking.sql) ---- -#}
+
+{% macro greenplum__fraud_stack_batches(staged, batch_rows, last_stacked_sql, name) -%}
+{#- Greenplum / Cloudberry: the source is distributed and has no key index. Every
+    new row gets the key of its batch, and one grouping by that key moves each
+    row once, to the segment that will hold and score the stack (the stacks are
+    distributed by batch_id, so the grouped rows are written where they are).
+    Batches are chosen so that segments get equal rows whatever the batch size:
+    the new rows are cut into blocks of batch_rows x segments consecutive ids,
+    and a block's row goes to lane (id - base) % segments, one batch per lane;
+    the batch_id of block b, lane l is the (b+1)-th key (fraud_segment_keys)
+    that hashes to segment l. A block beyond the keys gets a negative batch_id
+    of its own: stacks stay bounded and correct, only that block's balance is
+    left to the hash. -#}
+{%- set segments = fraud_segment_layout()['segments'] -%}
+{%- set block_rows = batch_rows * segments -%}
+{%- set base -%}
+    {%- if last_stacked_sql -%} coalesce(({{ last_stacked_sql }}) + 1, 0) {%- else -%} 0 {%- endif -%}
+{%- endset %}
+{{ name }}_placed as (
+
+    select
+        staged.transaction_id,
+        staged.features,
+        coalesce(
+            ({{ fraud_segment_keys(segments) }})[
+                (staged.transaction_id - {{ base }}) / {{ block_rows }} * {{ segments }}
+                + (staged.transaction_id - {{ base }}) % {{ segments }} + 1
+            ],
+            -1 - (
+                (staged.transaction_id - {{ base }}) / {{ block_rows }} * {{ segments }}
+                + (staged.transaction_id - {{ base }}) % {{ segments }}
+            )
+        ) as batch_id
+    from {{ staged }} as staged
+    where {{ fraud_new_transactions(last_stacked_sql) }}
+
+),
+
+{{ name }}_stacks as (
+
+    select
+        {{ batch_rows }} as batch_rows,
+        batch_id,
+        {{ fraud_stack_columns() | indent(8) }}
+    from {{ name }}_placed
+    group by batch_id
+
+)
+{%- endmacro %}
+
+{% macro greenplum__fraud_stack_scored_by(stack) -%}
+    {#- A stack's first transaction's score: an equality the planner turns into a hash
+        anti-join (a range condition there is a nested loop over every score: 1.4 s at
+        2M rows for a run with nothing to do); a stack whose first transaction is
+        quarantined is then scored again in every run, until it is fixed. -#}
+    scored.transaction_id = {{ stack }}.first_transaction_id
+{%- endmacro %}
+
+{% macro greenplum__fraud_source_has_key_index() -%}
+    {#- The raw table is append-optimized and distributed, without a key index. -#}
+    {{ return(false) }}
+{%- endmacro %}
+
+{% macro fraud_segment_layout() -%}
+    {#- Greenplum / Cloudberry: {segments: primary segments, per_host: primaries on
+        the busiest host}. {1, 1} when not executing, or when the server has no
+        segment catalog (the Greenplum path compiled against PostgreSQL, in tests). -#}
+    {%- if not execute -%}
+        {{ return({'segments': 1, 'per_host': 1}) }}
+    {%- endif -%}
+    {%- if not run_query("select to_regclass('pg_catalog.gp_segment_configuration') is not null").rows[0][0] -%}
+        {{ return({'segments': 1, 'per_host': 1}) }}
+    {%- endif -%}
+    {%- set sql -%}
+        select count(*), max(per_host)
+        from (
+            select hostname, count(*) over (partition by hostname) as per_host
+            from gp_segment_configuration
+            where content >= 0 and role = 'p'
+        ) as primaries
+    {%- endset -%}
+    {%- set row = run_query(sql).rows[0] -%}
+    {{ return({'segments': row[0] | int, 'per_host': row[1] | int}) }}
+{%- endmacro %}
+
+{% macro fraud_segment_keys(segments) -%}
+    {#- SQL for a bigint[] of placement keys, in the order (rank, segment): the
+        (r * segments + s + 1)-th element is the r-th smallest key that hashes to
+        segment s. Read from the install's fraud.segment_keys as the cluster places
+        them now (so still right after an expansion), once per query (an InitPlan). -#}
+    (
+        select array_agg(ranked.key order by ranked.rank, ranked.segment)
+        from (
+            select
+                gp_segment_id as segment,
+                key,
+                row_number() over (partition by gp_segment_id order by key) as rank
+            from {{ fraud_schema() }}.segment_keys
+        ) as ranked
+        -- only ranks every segment has, so element positions stay (rank, segment)
+        where ranked.rank <= (
+            select min(per_segment.keys)
+            from (select count(*) as keys from {{ fraud_schema() }}.segment_keys group by gp_segment_id) as per_segment
+        )
+    )
+{%- endmacro %}
+
+{#- ---- changed source rows (macros/fraud_changes.sql) ---- -#}
+
+{% macro greenplum__fraud_restack_changed_batches() -%}
+    {#- Nothing: stacks are only ever built anew all at once there (a full refresh). -#}
+{%- endmacro %}
+
+{% macro greenplum__fraud_watch_source() -%}
+    {#- Nothing: no triggers that log changed rows there. -#}
+{%- endmacro %}
+
+{% macro greenplum__fraud_drop_restacked_scores() -%}
+    {#- Stacks are only ever built anew all at once (a full refresh; no restacking of
+        changed rows there), so a score older than every current stack is outdated.
+        (PostgreSQL's range join is a nested loop over every score there: 2.0 s at 2M
+        rows for a run with nothing to do.) -#}
+    delete from {{ this }}
+    where scored_at < (
+        select min(stacked.stacked_at)
+        from {{ ref('int_credit_card__scoring_stacks') }} as stacked
+        where stacked.source_table_id = {{ fraud_source_table_id() }}
+    )
+{%- endmacro %}
+
+{#- ---- tables and segments (macros/fraud_table_build.sql, macros/fraud_segments.sql) ---- -#}
+
+{% macro greenplum__fraud_table_distribution(column) -%}
+    {#- The configured distribution column (config fraud_distributed_by), or none. -#}
+    {{ return(column) }}
+{%- endmacro %}
+
+{% macro greenplum__fraud_distribute_stacks(relation) -%}
+    {#- The stacks analyzed, and distributed by batch_id if they are not yet. -#}
+    {%- set table = relation.schema ~ '.' ~ relation.identifier -%}
+    do $$
+    begin
+        if pg_get_table_distributedby('{{ table }}'::regclass) is distinct from 'DISTRIBUTED BY (batch_id)' then
+            alter table {{ table }} set distributed by (batch_id);
+        end if;
+    end
+    $$;
+    analyze {{ table }}
+{%- endmacro %}
+
+{% macro greenplum__fraud_probe_sql(schema) -%}
+    {#- Every primary segment's probe, through gp_dist_random. -#}
+    {{ return("select gp_segment_id, " ~ schema ~ ".probe_packages() from gp_dist_random('gp_id') order by 1") }}
+{%- endmacro %}
+
+{#- ---- settings (macros/fraud_settings.sql) ---- -#}
+
+{% macro greenplum__fraud_default_scoring_threads() -%}
+    {#- Every primary segment of a host scores at once: minus the number of primaries
+        on the busiest host, which the scorer turns into max(1, cores // primaries). -#}
+    {{ return(-fraud_segment_layout()['per_host']) }}
+{%- endmacro %}
