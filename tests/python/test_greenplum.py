@@ -146,6 +146,27 @@ def project_compiled_file(project, name: str) -> str:
 
 
 @pytest.mark.database
+def test_the_platform_is_asked_once_per_run_and_not_when_var_fraud_platform_names_it(project):
+    """fraud_platform() asks the server (select version()) once per dbt invocation: the
+    answer is kept in `graph`, which every node of the run shares, however many macros
+    dispatch on it (on-run-start, the stacks and scores models, their hooks)."""
+    asked = "fraud_platform: asked the server (select version()): postgres"
+    result = project.dbt("run", "--debug")
+    assert result.stdout.count(asked) == 1, [line for line in result.stdout.splitlines() if "fraud_platform" in line]
+    assert "score_stack_numpy" in result.stdout  # the scores model ran, dispatching after the first answer
+    forced = project.dbt("run", "--debug", "--select", "fraud_scores", fraud_platform="postgres")
+    assert asked not in forced.stdout
+
+
+@pytest.mark.database
+def test_fraud_dispatch_names_the_missing_implementation(project):
+    result = project.dbt("compile", "--inline", "{{ fraud_dispatch('fraud_no_such_thing') }}", check=False)
+    assert result.returncode != 0
+    assert "no macro postgres__fraud_no_such_thing" in result.stdout
+    assert "macros/platforms/postgres.sql" in result.stdout
+
+
+@pytest.mark.database
 def test_the_jit_setting_is_guarded_for_platforms_without_it(project):
     hooks = project.compile_model("fraud_scores", **GREENPLUM)[0]
     assert not any(h.strip().startswith("set local jit") for h in hooks)  # Greenplum 6 has no jit
