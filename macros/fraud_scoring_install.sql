@@ -5,7 +5,7 @@
 {% macro install_fraud_scoring() -%}
     {%- set schema = fraud_schema() -%}
     {%- set version = fraud_scoring_version() -%}
-    {%- do run_query(fraud_scoring_ddl(schema, fraud_platform())) -%}
+    {%- do run_query(fraud_scoring_ddl(schema)) -%}
     {#- The one directory model files may be read from (var fraud_model_dir); kept
         as it is unless the var is given, so an automatic upgrade does not reset it. -#}
     {%- set model_dir = var('fraud_model_dir', none) -%}
@@ -73,12 +73,7 @@
     grant usage on schema {{ schema }} to {{ role }};
     grant select on {{ schema }}.models, {{ schema }}.installation, {{ schema }}.deployments,
         {{ schema }}.deployment_history to {{ role }};
-        {%- if fraud_platform() != 'greenplum' %}
-    grant select on {{ schema }}.source_changes to {{ role }};
-        {%- endif %}
-        {%- if fraud_platform() == 'greenplum' %}
-    grant select on {{ schema }}.segment_keys to {{ role }};
-        {%- endif %}
+    {{ fraud_install_platform_grants(schema, role) }}
         {%- for function in fraud_scoring_functions(schema) %}
     grant execute on function {{ function }} to {{ role }};
         {%- endfor %}
@@ -91,14 +86,15 @@
         into them, the tables), so an outdated installation is detected. The scorer's own
         code is the installed fraud_scoring package: the install records its version and
         source hash, and check_fraud_segments compares every segment's with it. -#}
-    {{ return(local_md5(fraud_scoring_ddl('x', fraud_platform()))[:12]) }}
+    {{ return(local_md5(fraud_scoring_ddl('x'))[:12]) }}
 {%- endmacro %}
 
-{% macro fraud_scoring_ddl(schema, platform='postgres') -%}
-{%- set greenplum = platform == 'greenplum' -%}
-{#- Greenplum / Cloudberry: every segment reads the registry locally; no
-    PARALLEL labels (Greenplum 6 does not parse them; segments are its parallelism). -#}
-{%- set distributed = ' distributed replicated' if greenplum else '' -%}
+{% macro fraud_scoring_ddl(schema) -%}
+{#- The platform's parts come from macros/platforms/<platform>.sql (fraud_install_*):
+    on Greenplum / Cloudberry every segment reads the registry locally (replicated
+    tables) and there are no PARALLEL labels (Greenplum 6 does not parse them;
+    segments are its parallelism). -#}
+{%- set distributed = fraud_install_table_distribution() -%}
 do $$
 begin
     -- per database; the install runs as a superuser, who may create it
@@ -129,19 +125,7 @@ create table if not exists {{ schema }}.installation (
     installed_at timestamptz not null default now()
 ){{ distributed }};
 
-{%- if greenplum %}
-
--- placement keys: integers distributed by themselves, so the cluster's own
--- hashing says which segment each lands on; stacking gives every batch a key of
--- the segment chosen for it (fraud_segment_keys). 16,384 per segment: a run
--- stacking more than 16,384 x fraud_batch_rows rows per segment leaves the
--- excess to the hash (bounded stacks still, only less even).
-create table if not exists {{ schema }}.segment_keys (key bigint not null) distributed by (key);
-insert into {{ schema }}.segment_keys (key)
-select generate_series(0, 16384 * (select count(*) from gp_segment_configuration where content >= 0 and role = 'p') - 1)
-where not exists (select 1 from {{ schema }}.segment_keys);
-analyze {{ schema }}.segment_keys;
-{%- endif %}
+{{ fraud_install_placement_keys(schema) }}
 
 -- Which registered versions score, and which one decides: the champion (one at
 -- most) and its challengers, scored side by side. Changed by the operations in
@@ -154,10 +138,7 @@ create table if not exists {{ schema }}.deployments (
     changed_at timestamptz not null default clock_timestamp(),
     changed_by text not null default current_user
 ){{ distributed }};
-{%- if not greenplum %}
-create unique index if not exists deployments_one_champion on {{ schema }}.deployments (role)
-where role = 'champion';
-{%- endif %}
+{{ fraud_install_one_champion_index(schema) }}
 
 -- every change to deployments, appended: what roll back reads, and the audit trail
 create table if not exists {{ schema }}.deployment_history (
@@ -168,55 +149,7 @@ create table if not exists {{ schema }}.deployment_history (
     changed_by text not null default current_user
 ){{ distributed }};
 
-{%- if not greenplum %}
-
--- Source rows updated, deleted, or inserted below ids already there, by id: what lets
--- a dbt run restack and rescore exactly those stacks without rereading every row.
--- Written by the statement-level triggers fraud_watch_source() attaches to the raw
--- table. Appended rows (ids above every earlier one, as the loader numbers them) are
--- not logged: stacking takes the ids above the highest stacked.
-create table if not exists {{ schema }}.source_changes (
-    table_oid oid not null,
-    transaction_id bigint not null,
-    changed_at timestamptz not null default clock_timestamp()
-);
-create index if not exists source_changes_by_id on {{ schema }}.source_changes (table_oid, transaction_id);
-
-create or replace function {{ schema }}.log_source_changes()
-returns trigger
-language plpgsql
-security definer
-set search_path = pg_catalog
-as $$
-declare
-    appended boolean;
-begin
-    if tg_op = 'UPDATE' then
-        insert into {{ schema }}.source_changes (table_oid, transaction_id)
-        select tg_relid, transaction_id from old_rows
-        union
-        select tg_relid, transaction_id from new_rows;
-    elsif tg_op = 'DELETE' then
-        insert into {{ schema }}.source_changes (table_oid, transaction_id)
-        select tg_relid, transaction_id from old_rows;
-    else
-        -- an append leaves no earlier row above its lowest id (an index-only count of
-        -- the rows from there on: as many as it inserted)
-        execute format(
-            'select count(*) = (select count(*) from new_rows) from %I.%I '
-            'where transaction_id >= (select min(transaction_id) from new_rows)',
-            tg_table_schema, tg_table_name
-        ) into appended;
-        if not appended then
-            insert into {{ schema }}.source_changes (table_oid, transaction_id)
-            select tg_relid, transaction_id from new_rows;
-        end if;
-    end if;
-    return null;
-end
-$$;
-revoke all on function {{ schema }}.log_source_changes() from public;
-{%- endif %}
+{{ fraud_install_change_log(schema) }}
 
 -- earlier installations returned a composite (ids and probabilities) from a
 -- five-argument function, then probabilities alone from a six-argument one
@@ -249,7 +182,7 @@ create or replace function {{ schema }}.score_stack_{{ runtime }}(
 )
 returns text []
 language plpython3u
-immutable{{ '' if greenplum else (' parallel safe' if runtime == 'numpy' else ' parallel unsafe') }}
+immutable{{ fraud_install_parallel_label('safe' if runtime == 'numpy' else 'unsafe') }}
 as $fraud_scorer$
 {{ _fraud_scoring_import('score_stack') }}
 try:
@@ -268,7 +201,7 @@ $fraud_scorer$;
 create or replace function {{ schema }}.probability_from_bits(bits integer)
 returns double precision
 language sql
-immutable{{ '' if greenplum else ' parallel safe' }}
+immutable{{ fraud_install_parallel_label('safe') }}
 as $$
     select
         case
@@ -285,28 +218,28 @@ $$;
 -- superuser allowed (var fraud_model_dir at install)
 {{ _fraud_model_file_function(
     schema, 'read_model_file', 'table (model_h5 bytea, metadata text, sha256 text)',
-    'read_model_file_in_database', greenplum
+    'read_model_file_in_database'
 ) }}
 
 -- what dbt needs to know, at compile time, of a model file (var fraud_model_path)
 {{ _fraud_model_file_function(
     schema, 'model_file_info', 'table (model_version text, sha256 text, threshold float8)',
-    'model_file_info', greenplum
+    'model_file_info'
 ) }}
 
 -- this host's Python and package versions, fraud_scoring's among them (run on every
 -- segment by check_fraud_segments)
-{{ _fraud_json_function(schema, 'probe_packages', greenplum) }}
+{{ _fraud_json_function(schema, 'probe_packages') }}
 
 -- this server's fraud_scoring package (version, source hash): recorded by the install
-{{ _fraud_json_function(schema, 'scoring_package', greenplum) }}
+{{ _fraud_json_function(schema, 'scoring_package') }}
 {%- endmacro %}
 
-{% macro _fraud_model_file_function(schema, name, returns, entry, greenplum) -%}
+{% macro _fraud_model_file_function(schema, name, returns, entry) -%}
 create or replace function {{ schema }}.{{ name }}(path text)
 returns {{ returns }}
 language plpython3u
-stable strict{{ '' if greenplum else ' parallel unsafe' }}
+stable strict{{ fraud_install_parallel_label('unsafe') }}
 as $fraud_scorer$
 {{ _fraud_scoring_import(entry) }}
 try:
@@ -316,11 +249,11 @@ except ScoringError as exc:
 $fraud_scorer$;
 {%- endmacro %}
 
-{% macro _fraud_json_function(schema, name, greenplum) -%}
+{% macro _fraud_json_function(schema, name) -%}
 create or replace function {{ schema }}.{{ name }}()
 returns text
 language plpython3u
-volatile{{ '' if greenplum else ' parallel unsafe' }}
+volatile{{ fraud_install_parallel_label('unsafe') }}
 as $fraud_scorer$
 {{ _fraud_scoring_import(name) }}
 return {{ name }}()
@@ -382,4 +315,36 @@ except ImportError as exc:
         {%- do fraud_watch_source() -%}
     {%- endif -%}
     select 1
+{%- endmacro %}
+
+{#- The install's platform differences: each dispatches to macros/platforms/<platform>.sql. -#}
+
+{% macro fraud_install_table_distribution() -%}
+    {#- how the registry's small tables are spread: '' or ' distributed replicated' -#}
+    {{ return(fraud_dispatch('fraud_install_table_distribution')()) }}
+{%- endmacro %}
+
+{% macro fraud_install_parallel_label(label) -%}
+    {#- a function's PARALLEL label ('safe' / 'unsafe'), where the platform has them -#}
+    {{ return(fraud_dispatch('fraud_install_parallel_label')(label)) }}
+{%- endmacro %}
+
+{% macro fraud_install_placement_keys(schema) -%}
+    {#- the table of placement keys stacking gives batches (Greenplum) -#}
+    {{ return(fraud_dispatch('fraud_install_placement_keys')(schema)) }}
+{%- endmacro %}
+
+{% macro fraud_install_one_champion_index(schema) -%}
+    {#- at most one champion, enforced by the database where it can -#}
+    {{ return(fraud_dispatch('fraud_install_one_champion_index')(schema)) }}
+{%- endmacro %}
+
+{% macro fraud_install_change_log(schema) -%}
+    {#- the change log of the raw table's rows and its trigger function (PostgreSQL) -#}
+    {{ return(fraud_dispatch('fraud_install_change_log')(schema)) }}
+{%- endmacro %}
+
+{% macro fraud_install_platform_grants(schema, role) -%}
+    {#- what a scoring role may read beyond the registry: the platform's own tables -#}
+    {{ return(fraud_dispatch('fraud_install_platform_grants')(schema, role)) }}
 {%- endmacro %}

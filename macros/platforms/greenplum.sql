@@ -169,3 +169,43 @@
         on the busiest host, which the scorer turns into max(1, cores // primaries). -#}
     {{ return(-fraud_segment_layout()['per_host']) }}
 {%- endmacro %}
+
+{#- ---- install (macros/fraud_scoring_install.sql) ---- -#}
+
+{% macro greenplum__fraud_install_table_distribution() -%}
+    {#- every segment reads the registry locally -#}
+    {{ return(' distributed replicated') }}
+{%- endmacro %}
+
+{% macro greenplum__fraud_install_parallel_label(label) -%}
+    {#- none: Greenplum 6 does not parse PARALLEL labels; segments are its parallelism -#}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro greenplum__fraud_install_placement_keys(schema) -%}
+-- placement keys: integers distributed by themselves, so the cluster's own
+-- hashing says which segment each lands on; stacking gives every batch a key of
+-- the segment chosen for it (fraud_segment_keys). 16,384 per segment: a run
+-- stacking more than 16,384 x fraud_batch_rows rows per segment leaves the
+-- excess to the hash (bounded stacks still, only less even).
+create table if not exists {{ schema }}.segment_keys (key bigint not null) distributed by (key);
+insert into {{ schema }}.segment_keys (key)
+select generate_series(0, 16384 * (select count(*) from gp_segment_configuration where content >= 0 and role = 'p') - 1)
+where not exists (select 1 from {{ schema }}.segment_keys);
+analyze {{ schema }}.segment_keys;
+{%- endmacro %}
+
+{% macro greenplum__fraud_install_one_champion_index(schema) -%}
+    {#- none (never created on Greenplum): promote_fraud_model demotes the former
+        champion in the same statements that name the new one -#}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro greenplum__fraud_install_change_log(schema) -%}
+    {#- none: no triggers on Greenplum; a corrected row needs the stacks rebuilt (README) -#}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro greenplum__fraud_install_platform_grants(schema, role) -%}
+    grant select on {{ schema }}.segment_keys to {{ role }};
+{%- endmacro %}

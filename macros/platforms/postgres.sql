@@ -212,3 +212,75 @@
     {#- One backend scores: every core of the host. -#}
     {{ return(0) }}
 {%- endmacro %}
+
+{#- ---- install (macros/fraud_scoring_install.sql) ---- -#}
+
+{% macro postgres__fraud_install_table_distribution() -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro postgres__fraud_install_parallel_label(label) -%}
+    {{ return(' parallel ' ~ label) }}
+{%- endmacro %}
+
+{% macro postgres__fraud_install_placement_keys(schema) -%}
+    {{ return('') }}
+{%- endmacro %}
+
+{% macro postgres__fraud_install_one_champion_index(schema) -%}
+create unique index if not exists deployments_one_champion on {{ schema }}.deployments (role)
+where role = 'champion';
+{%- endmacro %}
+
+{% macro postgres__fraud_install_change_log(schema) -%}
+-- Source rows updated, deleted, or inserted below ids already there, by id: what lets
+-- a dbt run restack and rescore exactly those stacks without rereading every row.
+-- Written by the statement-level triggers fraud_watch_source() attaches to the raw
+-- table. Appended rows (ids above every earlier one, as the loader numbers them) are
+-- not logged: stacking takes the ids above the highest stacked.
+create table if not exists {{ schema }}.source_changes (
+    table_oid oid not null,
+    transaction_id bigint not null,
+    changed_at timestamptz not null default clock_timestamp()
+);
+create index if not exists source_changes_by_id on {{ schema }}.source_changes (table_oid, transaction_id);
+
+create or replace function {{ schema }}.log_source_changes()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog
+as $$
+declare
+    appended boolean;
+begin
+    if tg_op = 'UPDATE' then
+        insert into {{ schema }}.source_changes (table_oid, transaction_id)
+        select tg_relid, transaction_id from old_rows
+        union
+        select tg_relid, transaction_id from new_rows;
+    elsif tg_op = 'DELETE' then
+        insert into {{ schema }}.source_changes (table_oid, transaction_id)
+        select tg_relid, transaction_id from old_rows;
+    else
+        -- an append leaves no earlier row above its lowest id (an index-only count of
+        -- the rows from there on: as many as it inserted)
+        execute format(
+            'select count(*) = (select count(*) from new_rows) from %I.%I '
+            'where transaction_id >= (select min(transaction_id) from new_rows)',
+            tg_table_schema, tg_table_name
+        ) into appended;
+        if not appended then
+            insert into {{ schema }}.source_changes (table_oid, transaction_id)
+            select tg_relid, transaction_id from new_rows;
+        end if;
+    end if;
+    return null;
+end
+$$;
+revoke all on function {{ schema }}.log_source_changes() from public;
+{%- endmacro %}
+
+{% macro postgres__fraud_install_platform_grants(schema, role) -%}
+    grant select on {{ schema }}.source_changes to {{ role }};
+{%- endmacro %}

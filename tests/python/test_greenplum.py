@@ -73,7 +73,7 @@ def compiled(project, name: str, **vars) -> str:
 
 @pytest.mark.database
 def test_greenplum_install_ddl_replicates_the_registry_and_has_no_postgres_only_clauses(project):
-    ddl = sql_clauses(inline(project, "{{ fraud_scoring_ddl('fraud', 'greenplum') }}", **GREENPLUM))
+    ddl = sql_clauses(inline(project, "{{ fraud_scoring_ddl('fraud') }}", **GREENPLUM))
     # models, installation, deployments and their history: every segment reads them locally
     assert ddl.count("distributed replicated") == 4
     assert "parallel" not in ddl  # Greenplum 6 (PostgreSQL 9.4) does not parse PARALLEL labels
@@ -83,7 +83,7 @@ def test_greenplum_install_ddl_replicates_the_registry_and_has_no_postgres_only_
 
 @pytest.mark.database
 def test_postgres_install_ddl_has_no_greenplum_clauses_and_labels_parallel_safety(project):
-    ddl = sql_clauses(inline(project, "{{ fraud_scoring_ddl('fraud', 'postgres') }}"))
+    ddl = sql_clauses(inline(project, "{{ fraud_scoring_ddl('fraud') }}"))
     assert "distributed" not in ddl and "gp_" not in ddl
     numpy_fn = ddl[ddl.index("function fraud.score_stack_numpy") :].split("$body$")[0]
     keras_fn = ddl[ddl.index("function fraud.score_stack_keras") :].split("$body$")[0]
