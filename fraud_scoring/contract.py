@@ -20,6 +20,9 @@ PROJECT_FILE = Path(__file__).resolve().parent.parent / "dbt_project.yml"
 class StackContract:
     """A stack row: the id, then every feature, big-endian (PostgreSQL's int8send / float4send)."""
 
+    # The defaults are dbt_project.yml's values, for in-process use where no project file
+    # is at hand (an installed copy, the registry's check of a model); the database always
+    # passes the contract the install rendered, and a test checks that the two agree.
     features: tuple[str, ...]  # the model's inputs, in its input order (the Kaggle file's names)
     id_bytes: int = 8
     feature_bytes: int = 4
@@ -32,9 +35,9 @@ class StackContract:
             raise ValueError("the stack contract's features must be a non-empty list of column names")
         contract = cls(
             features=tuple(features),
-            id_bytes=int(values.get("id_bytes", 8)),
-            feature_bytes=int(values.get("feature_bytes", 4)),
-            quarantined_bits=int(values.get("quarantined_bits", 0x7FBAD000)),
+            id_bytes=int(values.get("id_bytes", cls.id_bytes)),
+            feature_bytes=int(values.get("feature_bytes", cls.feature_bytes)),
+            quarantined_bits=int(values.get("quarantined_bits", cls.quarantined_bits)),
         )
         if contract.id_bytes != 8 or contract.feature_bytes != 4:
             # stated so that nothing restates 8, 4, 112 or 120; not knobs (the scorer computes in float32)

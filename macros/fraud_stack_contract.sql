@@ -19,8 +19,11 @@
             fraud_identifier(name | string | lower, 'feature ' ~ (name | string | tojson) ~ ' in var fraud_stack')
         ) -%}
     {%- endfor -%}
-    {%- set id_bytes = values.get('id_bytes', 8) | int -%}
-    {%- set feature_bytes = values.get('feature_bytes', 4) | int -%}
+    {%- for key in ['id_bytes', 'feature_bytes', 'quarantined_bits'] if key not in values -%}
+        {{ exceptions.raise_compiler_error("var fraud_stack has no " ~ key ~ " (dbt_project.yml states it)") }}
+    {%- endfor -%}
+    {%- set id_bytes = values['id_bytes'] | int -%}
+    {%- set feature_bytes = values['feature_bytes'] | int -%}
     {%- if id_bytes != 8 or feature_bytes != 4 -%}
         {#- stated in the contract so that nothing restates 8, 4, 112 or 120, not knobs:
             the scorer computes in float32 and fraud_float4_ok bounds float4 -#}
@@ -36,6 +39,6 @@
         'id_send': 'int' ~ id_bytes ~ 'send',
         'feature_send': 'float' ~ feature_bytes ~ 'send',
         'feature_type': 'float' ~ feature_bytes,
-        'quarantined_bits': values.get('quarantined_bits', 2142949376) | int,
+        'quarantined_bits': values['quarantined_bits'] | int,
     }) }}
 {%- endmacro %}

@@ -324,3 +324,12 @@ def test_the_contract_the_install_renders_decides_the_quarantined_mark(model, ti
     out = score_stack({}, make_stack(np.arange(3), X), 3, h5, json.dumps(meta), meta["sha256"], "numpy", 0,
                       None, None, mapping)  # fmt: skip
     assert int(out[0].strip("{}").split(",")[1]) == 0x7FBAD001
+
+
+def test_the_contracts_in_code_defaults_are_the_projects():
+    """StackContract's defaults (for in-process use) restate dbt_project.yml's vars.fraud_stack: they must agree."""
+    from fraud_scoring.contract import StackContract, project_contract
+
+    project = project_contract()
+    assert StackContract(features=project.features) == project
+    assert project.row_bytes == project.id_bytes + project.feature_bytes * len(project.features)
