@@ -7,6 +7,7 @@ batch's ids, aggregated in the same pass, beside the stack; the ids inside it
 name the transaction in errors.
 """
 
+import dataclasses
 import json
 
 import numpy as np
@@ -22,14 +23,7 @@ def stack_contract(contract, features):
         return StackContract(features=tuple(features))
     if not isinstance(contract, StackContract):
         contract = StackContract.from_mapping(contract)
-    if contract.features == tuple(features):
-        return contract
-    return StackContract(
-        features=tuple(features),
-        id_bytes=contract.id_bytes,
-        feature_bytes=contract.feature_bytes,
-        quarantined_bits=contract.quarantined_bits,
-    )
+    return dataclasses.replace(contract, features=tuple(features))
 
 
 def unpack_stack(stack, n_rows, contract):
@@ -42,7 +36,7 @@ def unpack_stack(stack, n_rows, contract):
     fraud_stack_columns()): two languages meet at these bytes, both sized by the contract.
     """
     if not isinstance(contract, StackContract):
-        contract = StackContract(features=tuple(contract))
+        contract = stack_contract(None, contract)
     n_features = len(contract.features)
     row_bytes = contract.row_bytes
     stack = bytes(stack)
@@ -96,7 +90,7 @@ def sql_array_text(values):
     return "{" + str(values.tolist())[1:-1] + "}"
 
 
-def probability_bits(prob, bad, quarantined_bits):
+def probability_bits(prob, bad=None, quarantined_bits=None):
     """float32 probabilities as their int32 bit patterns; rows in `bad` get `quarantined_bits`."""
     bits = np.ascontiguousarray(prob, dtype=np.float32).view(np.int32)
     if bad is not None:
@@ -112,7 +106,7 @@ def probability_bits_text(prob):
     each pattern back into exactly that float32's value as a float8
     ({schema}.probability_from_bits), so not a bit is lost.
     """
-    return sql_array_text(np.ascontiguousarray(prob, dtype=np.float32).view(np.int32))
+    return sql_array_text(probability_bits(prob))
 
 
 def probability_from_bits(bits):
