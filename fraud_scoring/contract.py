@@ -8,6 +8,7 @@ in a checkout (training, tests, the benchmark) reads the file (project_contract)
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,16 +67,23 @@ class StackContract:
         return self.id_bytes + self.feature_row_bytes
 
 
-def project_contract(path: Path | str = PROJECT_FILE) -> StackContract:
-    """The contract in a checkout's dbt_project.yml (not available to an installed copy)."""
+@functools.cache
+def project_vars(path: Path | str = PROJECT_FILE) -> dict:
+    """The vars of a checkout's dbt_project.yml (read once per path): where the stack contract
+    and the name patterns (warehouse.names) are defined. Not available to an installed copy."""
     import yaml
 
     try:
         project = yaml.safe_load(Path(path).read_text())
     except OSError as exc:
-        raise FileNotFoundError(f"cannot read the stack contract from {path}: {exc.strerror}") from None
-    try:
-        values = project["vars"]["fraud_stack"]
-    except (KeyError, TypeError):
-        raise ValueError(f"{path} has no vars.fraud_stack (the stack contract)") from None
+        raise FileNotFoundError(f"cannot read the project's vars from {path}: {exc.strerror}") from None
+    values = project.get("vars") if isinstance(project, dict) else None
+    return values if isinstance(values, dict) else {}
+
+
+def project_contract(path: Path | str = PROJECT_FILE) -> StackContract:
+    """The contract in a checkout's dbt_project.yml (not available to an installed copy)."""
+    values = project_vars(path).get("fraud_stack")
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} has no vars.fraud_stack (the stack contract)")
     return StackContract.from_mapping(values)

@@ -10,15 +10,13 @@ import re
 from functools import cache
 from pathlib import Path
 
-PROJECT_FILE = Path(__file__).resolve().parent.parent / "dbt_project.yml"
+from fraud_scoring.contract import PROJECT_FILE, project_vars
 
 
 @cache
 def name_patterns(path: Path | str = PROJECT_FILE) -> dict[str, re.Pattern]:
     """{kind: compiled pattern} of vars.fraud_names (kinds: model_version, identifier); match with fullmatch."""
-    import yaml
-
-    names = (yaml.safe_load(Path(path).read_text()).get("vars") or {}).get("fraud_names")
+    names = project_vars(path).get("fraud_names")
     if not isinstance(names, dict) or not {"model_version", "identifier"} <= set(names):
         raise ValueError(f"{path}: vars.fraud_names must give the model_version and identifier patterns")
     return {kind: re.compile(str(pattern)) for kind, pattern in names.items()}
