@@ -14,12 +14,17 @@
         the database: postgres or greenplum. -#}
     {%- do fraud_renamed_var('fraud_engine', 'fraud_scoring_runtime') -%}
     {%- set runtime = var('fraud_scoring_runtime', 'numpy') | string -%}
-    {%- if runtime not in ['numpy', 'keras'] -%}
+    {{ return(fraud_choice('fraud_scoring_runtime', runtime, ['numpy', 'keras'])) }}
+{%- endmacro %}
+
+{% macro fraud_choice(name, value, choices) -%}
+    {#- `value` of var `name` when it is one of two `choices`; otherwise a compile error naming them. -#}
+    {%- if value not in choices -%}
         {{ exceptions.raise_compiler_error(
-            "var fraud_scoring_runtime must be 'numpy' or 'keras', got " ~ (runtime | tojson)
+            "var " ~ name ~ " must be '" ~ choices[0] ~ "' or '" ~ choices[1] ~ "', got " ~ (value | tojson)
         ) }}
     {%- endif -%}
-    {{ return(runtime) }}
+    {{ return(value) }}
 {%- endmacro %}
 
 {% macro fraud_renamed_var(old, new) -%}
@@ -210,12 +215,7 @@
 {% macro fraud_quarantine_severity() -%}
     {#- How dbt test reports quarantined transactions (var fraud_quarantine_severity). -#}
     {%- set severity = var('fraud_quarantine_severity', 'warn') | string | lower -%}
-    {%- if severity not in ['warn', 'error'] -%}
-        {{ exceptions.raise_compiler_error(
-            "var fraud_quarantine_severity must be 'warn' or 'error', got " ~ (severity | tojson)
-        ) }}
-    {%- endif -%}
-    {{ return(severity) }}
+    {{ return(fraud_choice('fraud_quarantine_severity', severity, ['warn', 'error'])) }}
 {%- endmacro %}
 
 {% macro fraud_scoring_threads() -%}

@@ -10,12 +10,7 @@
     {%- do fraud_renamed_var('fraud_engine_dispatch', 'fraud_platform') -%}
     {%- set forced = var('fraud_platform', none) -%}
     {%- if forced is not none and forced != '' -%}
-        {%- if forced not in ['postgres', 'greenplum'] -%}
-            {{ exceptions.raise_compiler_error(
-                "var fraud_platform must be 'postgres' or 'greenplum', got " ~ (forced | string | tojson)
-            ) }}
-        {%- endif -%}
-        {{ return(forced) }}
+        {{ return(fraud_choice('fraud_platform', forced | string, ['postgres', 'greenplum'])) }}
     {%- endif -%}
     {%- if not execute -%}
         {{ return('postgres') }}
