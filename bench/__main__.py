@@ -24,13 +24,13 @@ import time
 from pathlib import Path
 
 from bench import indb, recipe2017, report
+from fraud_scoring import RUNTIMES
 from training.data import write_synthetic_csv
 from warehouse.connection import connection
 from warehouse.loading import load_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results"
-RUNTIMES = ("numpy", "keras")
 ALL_SERIES = tuple(report.SERIES_LABELS)  # what --series chooses from: the names the results carry
 LARGE_KINDS = ("dbt", "native", "statement")  # the series also measured at the --large sizes (not native_2017)
 ARRIVAL_SHARES = (0.01, 0.10)

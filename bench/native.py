@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fraud_scoring import RUNTIMES
 from fraud_scoring.contract import project_contract
 from training import artifacts
 from warehouse.connection import connection
@@ -96,7 +97,7 @@ def load_model(runtime: str, model_dir: Path, meta: dict):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runtime", choices=("numpy", "keras"), required=True)
+    parser.add_argument("--runtime", choices=RUNTIMES, required=True)
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--source", required=True, help="the raw table")
     parser.add_argument("--target", required=True, help="the scores table (schema.table)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import statistics
 
+from fraud_scoring import RUNTIMES
+
 # Every series a rescore records, in the tables' and the figure's order, with its label;
 # `python -m bench --series` chooses among these names (the one list).
 SERIES_LABELS = {
@@ -51,7 +53,7 @@ def goals(result: dict) -> list[tuple[str, str, bool | None]]:
         r = by.get((scenario, series, rows, new))
         return r and r["median_s"]
 
-    for runtime in ("numpy", "keras"):
+    for runtime in RUNTIMES:
         for rows, want in ((2_000_000, 1.0), (8_000_000, 1.5)):
             dbt, nat = med(f"dbt_{runtime}", rows), med(f"native_{runtime}", rows)
             if dbt and nat:

@@ -7,3 +7,4 @@ the version and source hash can be read cheaply (fraud_scoring.version).
 """
 
 __version__ = "0.2.0"
+RUNTIMES = ("numpy", "keras")  # what runs the network (var fraud_scoring_runtime); the benchmark measures each

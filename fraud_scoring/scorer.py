@@ -4,6 +4,7 @@ import hashlib
 
 import numpy as np
 
+from fraud_scoring import RUNTIMES
 from fraud_scoring.errors import ScoringError  # noqa: F401 (re-exported: callers load and catch from one place)
 from fraud_scoring.h5_reader import read_dense_layers, read_dense_layers_in_child
 from fraud_scoring.keras_worker import KerasModel
@@ -11,7 +12,6 @@ from fraud_scoring.network import NumpyMLP
 from fraud_scoring.stack import stack_contract, unpack_stack
 from fraud_scoring.threads import scoring_threads
 
-RUNTIMES = ("numpy", "keras")
 REASON_CODES = 3  # features named per flagged transaction
 
 
