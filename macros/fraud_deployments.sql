@@ -10,6 +10,7 @@
     {%- set schema = fraud_schema() -%}
     {%- set v = _fraud_registered_version(version) -%}
     {%- set t = _fraud_threshold_argument(threshold) -%}
+    {%- do _fraud_require_scores(version, v) -%}
     {%- set sql -%}
         insert into {{ schema }}.deployment_history (model_version, role, threshold)
         select model_version, 'challenger', threshold
@@ -104,6 +105,37 @@
     {%- do run_query(_fraud_deploy(schema, v, rows[0][0], t)) -%}
     {%- do run_query('commit') -%}
     {{ log("threshold of " ~ version ~ ": " ~ (threshold if t != 'null' else "the model's own"), info=true) }}
+{%- endmacro %}
+
+{% macro _fraud_require_scores(version, v) -%}
+    {#- A version decides only once it has scored every scorable transaction: promoting one
+        that has not would leave fraud_decisions without those transactions until the next
+        run. Nothing to check before the first dbt run (no scores, no decisions yet). -#}
+    {%- set scores = ref('fraud_scores') -%}
+    {%- set staged = ref('stg_raw__credit_card') -%}
+    {%- set exists = run_query(
+        "select to_regclass(" ~ fraud_quote_literal(scores) ~ ") is not null and to_regclass("
+        ~ fraud_quote_literal(staged) ~ ") is not null"
+    ).rows[0][0] -%}
+    {%- if not exists -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set sql -%}
+        select count(*) filter (where scored.transaction_id is null), count(*)
+        from {{ staged }} as staged
+        left join {{ scores }} as scored
+            on staged.transaction_id = scored.transaction_id and scored.model_version = {{ v }}
+        where staged.has_scorable_features
+    {%- endset -%}
+    {%- set row = run_query(sql).rows[0] -%}
+    {%- if row[0] > 0 -%}
+        {{ exceptions.raise_compiler_error(
+            "model version " ~ version ~ " has no scores for " ~ row[0] ~ " of the " ~ row[1]
+            ~ " scorable transactions in " ~ scores ~ ": as champion it would leave their decisions empty. "
+            ~ "Score it first: `dbt run-operation add_fraud_challenger --args '{version: " ~ version
+            ~ "}'`, `dbt run`, then promote it"
+        ) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro _fraud_deploy(schema, v, role, t) -%}

@@ -312,7 +312,6 @@ except ImportError as exc:
                 ) }}
             {%- endif -%}
         {%- endif -%}
-        {%- do fraud_watch_source() -%}
     {%- endif -%}
     select 1
 {%- endmacro %}

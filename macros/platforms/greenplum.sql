@@ -8,6 +8,42 @@
 
 {#- ---- stacking (macros/fraud_stacking.sql) ---- -#}
 
+{% macro greenplum__fraud_stacking_begin(existing) -%}
+    {#- One stacking transaction at a time. Read committed: stacking there takes the ids
+        above the highest stacked, and what that misses is reported by dbt test
+        (docs/reliability.md). -#}
+    {%- if existing is not none -%}
+    lock table {{ existing }} in exclusive mode
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro greenplum__fraud_stacking_snapshot() -%}
+    {#- Not recorded: stacking there does not follow rows by commit order. -#}
+    null::text
+{%- endmacro %}
+
+{% macro greenplum__fraud_stack_new_rows(staged, batch_rows, stacks, name) -%}
+    {#- The ids above the highest stacked (the loader appends ids above the current
+        maximum); a row inserted below it, or committed after a higher one was stacked,
+        is left to a full refresh, and dbt test reports it missing. -#}
+    {%- set last_stacked_sql -%}
+        select max(last_transaction_id) from {{ stacks }} where source_table_id = {{ fraud_source_table_id() }}
+    {%- endset -%}
+    {{ greenplum__fraud_stack_batches(staged, batch_rows, last_stacked_sql, name) }}
+{%- endmacro %}
+
+{% macro greenplum__fraud_stack_keys(relation) -%}
+    {#- None: a unique index there must hold the distribution key (batch_id), which
+        repeats; one stacking transaction at a time keeps first ids unique. -#}
+    select 1
+{%- endmacro %}
+
+{% macro greenplum__fraud_changed_source_ids(stacks) -%}
+    {{ exceptions.raise_compiler_error("changes by commit order are followed on PostgreSQL only") }}
+{%- endmacro %}
+
 {% macro greenplum__fraud_stack_batches(staged, batch_rows, last_stacked_sql, name) -%}
 {#- Greenplum / Cloudberry: the source is distributed and has no key index. Every
     new row gets the key of its batch, and one grouping by that key moves each
@@ -41,7 +77,9 @@
             )
         ) as batch_id
     from {{ staged }} as staged
-    where {{ fraud_new_transactions(last_stacked_sql) }}
+    {% if last_stacked_sql -%}
+        where staged.transaction_id > coalesce(({{ last_stacked_sql }}), '-9223372036854775808'::bigint)
+    {%- endif %}
 
 ),
 
@@ -63,11 +101,6 @@
         2M rows for a run with nothing to do); a stack whose first transaction is
         quarantined is then scored again in every run, until it is fixed. -#}
     scored.transaction_id = {{ stack }}.first_transaction_id
-{%- endmacro %}
-
-{% macro greenplum__fraud_source_has_key_index() -%}
-    {#- The raw table is append-optimized and distributed, without a key index. -#}
-    {{ return(false) }}
 {%- endmacro %}
 
 {% macro fraud_segment_layout() -%}
@@ -117,24 +150,8 @@
 {#- ---- changed source rows (macros/fraud_changes.sql) ---- -#}
 
 {% macro greenplum__fraud_restack_changed_batches() -%}
-    {#- Nothing: stacks are only ever built anew all at once there (a full refresh). -#}
-{%- endmacro %}
-
-{% macro greenplum__fraud_watch_source() -%}
-    {#- Nothing: no triggers that log changed rows there. -#}
-{%- endmacro %}
-
-{% macro greenplum__fraud_drop_restacked_scores() -%}
-    {#- Stacks are only ever built anew all at once (a full refresh; no restacking of
-        changed rows there), so a score older than every current stack is outdated.
-        (PostgreSQL's range join is a nested loop over every score there: 2.0 s at 2M
-        rows for a run with nothing to do.) -#}
-    delete from {{ this }}
-    where scored_at < (
-        select min(stacked.stacked_at)
-        from {{ ref('int_credit_card__scoring_stacks') }} as stacked
-        where stacked.source_table_id = {{ fraud_source_table_id() }}
-    )
+    {#- Nothing: stacks there are only ever built anew all at once (a full refresh). -#}
+    select 1
 {%- endmacro %}
 
 {#- ---- tables and segments (macros/fraud_table_build.sql, macros/fraud_segments.sql) ---- -#}
@@ -202,7 +219,7 @@ analyze {{ schema }}.segment_keys;
 {%- endmacro %}
 
 {% macro greenplum__fraud_install_change_log(schema) -%}
-    {#- none: no triggers on Greenplum; a corrected row needs the stacks rebuilt (README) -#}
+    {#- none: a corrected row needs the stacks rebuilt there (docs/reliability.md) -#}
     {{ return('') }}
 {%- endmacro %}
 

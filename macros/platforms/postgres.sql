@@ -7,6 +7,21 @@
 
 {#- ---- stacking (macros/fraud_stacking.sql) ---- -#}
 
+{% macro postgres__fraud_stacking_begin(existing) -%}
+    {#- Repeatable read: every statement of the stacking transaction reads the source
+        as of one snapshot, the one recorded in stacked_snapshot. LOCK takes no
+        snapshot, so the snapshot is taken after the lock is granted: a run that
+        waited sees the stacks the other one committed. -#}
+    set transaction isolation level repeatable read;
+    {%- if existing is not none %}
+    lock table {{ existing }} in exclusive mode
+    {%- endif %}
+{%- endmacro %}
+
+{% macro postgres__fraud_stacking_snapshot() -%}
+    pg_current_snapshot()
+{%- endmacro %}
+
 {% macro postgres__fraud_stack_batches(staged, batch_rows, last_stacked_sql, name) -%}
 {#- PostgreSQL: each batch read by an index range scan of the source's key, so
     no sort of the whole input (it spilled 490 MB at 2M rows) and one stack in
@@ -15,7 +30,6 @@
 
     select distinct transaction_id / {{ batch_rows }} as batch_id
     from {{ staged }}
-    where {{ fraud_new_transactions(last_stacked_sql) }}
 
 ),
 
@@ -42,152 +56,189 @@
                 when batches.batch_id < 0 then batches.batch_id * {{ batch_rows }}
                 else batches.batch_id * {{ batch_rows }} + {{ batch_rows - 1 }}
             end
-            and {{ fraud_new_transactions(last_stacked_sql) }}
     ) as batch
 
 )
 {%- endmacro %}
 
-{% macro postgres__fraud_stack_scored_by(stack) -%}
-    {#- A stack's first score in its range: one step of the primary key's index. -#}
-    scored.transaction_id between {{ stack }}.first_transaction_id and {{ stack }}.last_transaction_id
+{% macro postgres__fraud_stack_new_rows(staged, batch_rows, stacks, name) -%}
+{#- PostgreSQL: the rows written since the last stacking (fraud_changed_source_ids)
+    that no stored stack's id range holds (those inside one were stacked again with it
+    by the pre-hook), grouped by batch and by the stored stack that follows them: a
+    new stack never spans a stored one, so stack ranges stay disjoint. Appended ids
+    (above every stored stack) skip both index lookups. -#}
+{{ name }}_bounds as (
+
+    select max(last_transaction_id) as last_stacked from {{ stacks }}
+
+),
+
+{{ name }}_new as (
+
+    select
+        staged.transaction_id,
+        staged.features,
+        staged.transaction_id / {{ batch_rows }} as batch_id,
+        case
+            when staged.transaction_id > bounds.last_stacked then null
+            else (
+                select min(following.first_transaction_id) from {{ stacks }} as following
+                where following.first_transaction_id > staged.transaction_id
+            )
+        end as next_stack
+    from {{ staged }} as staged
+    cross join {{ name }}_bounds as bounds
+    where
+        staged.transaction_id in ({{ fraud_changed_source_ids(stacks) | indent(8) }})
+        and case
+            when bounds.last_stacked is null or staged.transaction_id > bounds.last_stacked then true
+            else not {{ _fraud_in_a_stack(stacks, 'staged.transaction_id') }}
+        end
+
+),
+
+{{ name }}_stacks as (
+
+    select
+        {{ batch_rows }} as batch_rows,
+        batch_id,
+        {{ fraud_stack_columns() | indent(8) }}
+    from {{ name }}_new
+    group by batch_id, next_stack
+
+)
 {%- endmacro %}
 
-{% macro postgres__fraud_source_has_key_index() -%}
-    {#- The raw table has a primary key (transaction_id): a count of the source's rows
-        per stack is an index-only scan. -#}
-    {{ return(true) }}
+{% macro _fraud_in_a_stack(stacks, id_sql) -%}
+    {#- Whether a stored stack's id range holds the id: the last stack starting at or
+        below it (one step of the stacks' unique index on first_transaction_id). -#}
+    coalesce((
+        select containing.last_transaction_id >= {{ id_sql }}
+        from {{ stacks }} as containing
+        where containing.first_transaction_id <= {{ id_sql }}
+        order by containing.first_transaction_id desc
+        limit 1
+    ), false)
+{%- endmacro %}
+
+{% macro postgres__fraud_stack_keys(relation) -%}
+    {#- A post-hook of int_credit_card__scoring_stacks: a stack per first id, at most
+        (two stacking runs can never store the same stack twice), and the index that
+        finds the stack holding an id. -#}
+    create unique index if not exists {{ relation.identifier }}__first_transaction_id
+    on {{ relation }} (first_transaction_id)
 {%- endmacro %}
 
 {#- ---- changed source rows (macros/fraud_changes.sql) ---- -#}
 
+{% macro postgres__fraud_changed_source_ids(stacks) -%}
+{#- Commit order, not clocks: a row version's xmin is the transaction that wrote it,
+    and the stacking before this one recorded its snapshot (stacked_snapshot, the
+    newest one taken before this transaction's). A row written since is one whose
+    xmin that snapshot does not see: committed after it, or still running when it
+    was taken (a late commit). age() is a cheap first test (transactions at or after
+    the snapshot's oldest); pg_visible_in_snapshot decides, on the 64-bit id rebuilt
+    from the 32-bit xmin against this transaction's snapshot. No stacking before (or
+    one older than 2^31 transactions): every row. -#}
+select raw.transaction_id
+from {{ source('raw', 'credit_card') }} as raw
+cross join (
+    select
+        latest.snapshot,
+        age((pg_snapshot_xmin(latest.snapshot)::text::bigint % 4294967296)::text::xid) as age_limit,
+        pg_snapshot_xmax(pg_current_snapshot())::text::bigint as next_xid,
+        pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+        - pg_snapshot_xmax(latest.snapshot)::text::bigint >= 2147483648 as too_old
+    from (
+        select (
+            select stacked.stacked_snapshot
+            from {{ stacks }} as stacked
+            where
+                stacked.source_table_id = {{ fraud_source_table_id() }}
+                and pg_snapshot_xmax(stacked.stacked_snapshot) < pg_snapshot_xmax(pg_current_snapshot())
+            order by pg_snapshot_xmax(stacked.stacked_snapshot) desc
+            limit 1
+        ) as snapshot
+    ) as latest
+) as since
+where
+    since.snapshot is null
+    or since.too_old
+    or (
+        age(raw.xmin) <= since.age_limit
+        and not pg_visible_in_snapshot(
+            (
+                since.next_xid
+                - ((since.next_xid % 4294967296 - raw.xmin::text::bigint + 4294967296) % 4294967296)
+            )::text::xid8,
+            since.snapshot
+        )
+    )
+{%- endmacro %}
+
 {% macro postgres__fraud_restack_changed_batches() -%}
     {#- A pre-hook of int_credit_card__scoring_stacks, in an incremental run on PostgreSQL:
-        a stored stack with a source row updated, deleted or inserted among its ids since
-        it was stacked (logged by the source's triggers, found through the log's index;
-        where the triggers are missing, an index-only count per stack finds deletions and
-        insertions) is replaced by the same id range stacked again, in one statement (its
-        range, not its whole batch: a batch can hold more than one stack). -#}
-    {%- set batch_rows = fraud_batch_rows() -%}
-    with stale as (
+        a stored stack is stacked again from the source as it is now, in one statement,
+        when a row in its id range was written since the last stacking (inserted,
+        updated, or committed late: fraud_changed_source_ids) or deleted (the source
+        holds another number of rows in its range: an index-only count). A range left
+        empty is dropped. Scores follow: fraud_scores drops the scores of stacks no
+        longer stored (stack_id) and scores the new ones. -#}
+    with changed as materialized (
+        {{ fraud_changed_source_ids(this) | indent(8) }}
+    ),
+
+    touched as (
+        select distinct containing.first_transaction_id
+        from changed
+        cross join lateral (
+            select stacked.first_transaction_id, stacked.last_transaction_id
+            from {{ this }} as stacked
+            where stacked.first_transaction_id <= changed.transaction_id
+            order by stacked.first_transaction_id desc
+            limit 1
+        ) as containing
+        where
+            changed.transaction_id <= (select max(last_transaction_id) from {{ this }})
+            and containing.last_transaction_id >= changed.transaction_id
+    ),
+
+    stale as (
         delete from {{ this }} as stacked
         where
-            stacked.source_table_id = {{ fraud_source_table_id() }}
-            and (
-                {{ _fraud_changed_since_stacked('stacked') }}
-                -- without the triggers (a role that may not add them): an index-only count
-                -- per stack finds deletions and insertions, not updates
-                or case
-                    when (
-                        select count(*) from pg_trigger
-                        where
-                            tgrelid = {{ fraud_quote_literal(source('raw', 'credit_card')) }}::regclass
-                            and tgname like 'fraud_source_changes_%'
-                    ) = 3 then false
-                    else stacked.n_rows != (
-                        select count(*)
-                        from {{ ref('stg_raw__credit_card') }} as staged
-                        where staged.transaction_id between stacked.first_transaction_id and stacked.last_transaction_id
-                    )
-                end
+            stacked.first_transaction_id in (select touched.first_transaction_id from touched)
+            or stacked.n_rows != (
+                select count(*)
+                from {{ ref('stg_raw__credit_card') }} as staged
+                where staged.transaction_id between stacked.first_transaction_id and stacked.last_transaction_id
             )
         returning stacked.batch_rows, stacked.batch_id, stacked.first_transaction_id, stacked.last_transaction_id
     )
+
     insert into {{ this }} (
         batch_rows, batch_id, n_rows, first_transaction_id, last_transaction_id, transaction_ids, stack,
-        source_table_id, stacked_at
+        stack_id, source_table_id, stacked_snapshot, stacked_at
     )
     select
         stale.batch_rows,
         stale.batch_id,
         restacked.*,
+        {{ fraud_new_stack_id() }},
         {{ fraud_source_table_id() }},
+        {{ fraud_stacking_snapshot() }},
         now()
     from stale
     cross join lateral (
         {{ fraud_stack_range(
             ref('stg_raw__credit_card'), 'stale.first_transaction_id', 'stale.last_transaction_id'
-        ) }}
+        ) | indent(8) }}
     ) as restacked
     where restacked.n_rows > 0
 {%- endmacro %}
 
-{% macro postgres__fraud_watch_source() -%}
-    {#- At the start of every dbt run (PostgreSQL): the raw table's triggers that log
-        updated and deleted ids into {schema}.source_changes, attached when missing
-        (a reload swaps in a new table, without them) and allowed (a superuser or the
-        table's owner). Otherwise a warning: rows updated in place go unseen. -#}
-    {%- set schema = fraud_schema() -%}
-    {%- set raw = fraud_identifier(var('raw_schema', 'raw'), 'var raw_schema') ~ '.credit_card' -%}
-    {%- set state -%}
-        select
-            to_regclass({{ fraud_quote_literal(raw) }}) is not null,
-            (
-                select count(*) from pg_trigger
-                where tgrelid = to_regclass({{ fraud_quote_literal(raw) }}) and tgname like 'fraud_source_changes_%'
-            ),
-            coalesce((select rolsuper from pg_roles where rolname = current_user), false) or coalesce(
-                pg_has_role(
-                    current_user,
-                    (select relowner from pg_class where oid = to_regclass({{ fraud_quote_literal(raw) }})),
-                    'USAGE'
-                ),
-                false
-            ),
-            to_regclass({{ fraud_quote_literal(schema ~ '.source_changes') }}) is not null
-    {%- endset -%}
-    {%- set row = run_query(state).rows[0] -%}
-    {%- if row[0] and row[3] and row[1] < 3 -%}
-        {%- if row[2] -%}
-            {%- set ddl -%}
-                drop trigger if exists fraud_source_changes_update on {{ raw }};
-                drop trigger if exists fraud_source_changes_delete on {{ raw }};
-                drop trigger if exists fraud_source_changes_insert on {{ raw }};
-                create trigger fraud_source_changes_update after update on {{ raw }}
-                referencing old table as old_rows new table as new_rows
-                for each statement execute function {{ schema }}.log_source_changes();
-                create trigger fraud_source_changes_delete after delete on {{ raw }}
-                referencing old table as old_rows
-                for each statement execute function {{ schema }}.log_source_changes();
-                create trigger fraud_source_changes_insert after insert on {{ raw }}
-                referencing new table as new_rows
-                for each statement execute function {{ schema }}.log_source_changes()
-            {%- endset -%}
-            {%- do run_query(ddl) -%}
-            {%- do run_query('commit') -%}
-        {%- else -%}
-            {{ log("warning: " ~ raw ~ " has no fraud_source_changes triggers and this role may not add them: "
-                ~ "rows updated in place will not be rescored (a superuser's dbt run adds them)", info=true) }}
-        {%- endif -%}
-    {%- endif -%}
-{%- endmacro %}
-
-{% macro _fraud_changed_since_stacked(stacked) -%}
-    {#- True for a stack with a source row updated or deleted after it was stacked. -#}
-    exists (
-        select 1
-        from {{ fraud_schema() }}.source_changes as changes
-        where
-            changes.table_oid = {{ fraud_quote_literal(source('raw', 'credit_card')) }}::regclass
-            and changes.transaction_id between {{ stacked }}.first_transaction_id and {{ stacked }}.last_transaction_id
-            and changes.changed_at > {{ stacked }}.stacked_at
-    )
-{%- endmacro %}
-
-{% macro postgres__fraud_drop_restacked_scores() -%}
-    {#- Scores of stacks stacked again after they were scored (their first score is
-        older than the stack). -#}
-    delete from {{ this }} as scores
-    using {{ ref('int_credit_card__scoring_stacks') }} as stacked
-    where
-        scores.transaction_id between stacked.first_transaction_id and stacked.last_transaction_id
-        and stacked.stacked_at > (
-            select first_score.scored_at
-            from {{ this }} as first_score
-            where first_score.transaction_id between stacked.first_transaction_id and stacked.last_transaction_id
-            order by first_score.transaction_id
-            limit 1
-        )
+{% macro postgres__fraud_stack_scored_by(stack) -%}
+    {#- The stack's scores: a range of the primary key's index. -#}
+    scored.transaction_id between {{ stack }}.first_transaction_id and {{ stack }}.last_transaction_id
 {%- endmacro %}
 
 {#- ---- tables and segments (macros/fraud_table_build.sql, macros/fraud_segments.sql) ---- -#}
@@ -233,54 +284,12 @@ where role = 'champion';
 {%- endmacro %}
 
 {% macro postgres__fraud_install_change_log(schema) -%}
--- Source rows updated, deleted, or inserted below ids already there, by id: what lets
--- a dbt run restack and rescore exactly those stacks without rereading every row.
--- Written by the statement-level triggers fraud_watch_source() attaches to the raw
--- table. Appended rows (ids above every earlier one, as the loader numbers them) are
--- not logged: stacking takes the ids above the highest stacked.
-create table if not exists {{ schema }}.source_changes (
-    table_oid oid not null,
-    transaction_id bigint not null,
-    changed_at timestamptz not null default clock_timestamp()
-);
-create index if not exists source_changes_by_id on {{ schema }}.source_changes (table_oid, transaction_id);
-
-create or replace function {{ schema }}.log_source_changes()
-returns trigger
-language plpgsql
-security definer
-set search_path = pg_catalog
-as $$
-declare
-    appended boolean;
-begin
-    if tg_op = 'UPDATE' then
-        insert into {{ schema }}.source_changes (table_oid, transaction_id)
-        select tg_relid, transaction_id from old_rows
-        union
-        select tg_relid, transaction_id from new_rows;
-    elsif tg_op = 'DELETE' then
-        insert into {{ schema }}.source_changes (table_oid, transaction_id)
-        select tg_relid, transaction_id from old_rows;
-    else
-        -- an append leaves no earlier row above its lowest id (an index-only count of
-        -- the rows from there on: as many as it inserted)
-        execute format(
-            'select count(*) = (select count(*) from new_rows) from %I.%I '
-            'where transaction_id >= (select min(transaction_id) from new_rows)',
-            tg_table_schema, tg_table_name
-        ) into appended;
-        if not appended then
-            insert into {{ schema }}.source_changes (table_oid, transaction_id)
-            select tg_relid, transaction_id from new_rows;
-        end if;
-    end if;
-    return null;
-end
-$$;
-revoke all on function {{ schema }}.log_source_changes() from public;
+-- earlier installations logged changed source rows by triggers on the raw table; changes
+-- are now found by commit order (fraud_changed_source_ids): the triggers go with the function
+drop function if exists {{ schema }}.log_source_changes() cascade;
+drop table if exists {{ schema }}.source_changes;
 {%- endmacro %}
 
 {% macro postgres__fraud_install_platform_grants(schema, role) -%}
-    grant select on {{ schema }}.source_changes to {{ role }};
+    {#- nothing beyond the registry -#}
 {%- endmacro %}
