@@ -65,3 +65,23 @@
 {% macro _fraud_scored_source(relation) -%}
     obj_description({{ fraud_quote_literal(relation) }}::regclass, 'pg_class')
 {%- endmacro %}
+
+{% macro fraud_source_written_since_stacked(stacks) -%}
+    {#- A query of the ids of source rows written since the newest stacking (what the next
+        run will stack: PostgreSQL; nothing where changes are not followed by commit order). -#}
+    {{ fraud_dispatch('fraud_source_written_since_stacked')(stacks) }}
+{%- endmacro %}
+
+{% macro fraud_stack_lost_rows(stack) -%}
+    {#- True for a stored stack (an alias) whose transactions the source no longer all holds
+        (PostgreSQL: an index-only count of its id range; Greenplum / Cloudberry: false, the
+        comparison of every row's features finds those rows). -#}
+    {{ fraud_dispatch('fraud_stack_lost_rows')(stack) }}
+{%- endmacro %}
+
+{% macro fraud_currency_sample_every() -%}
+    {#- dbt test compares the stacked features of every n-th transaction id with the source:
+        PostgreSQL follows updates by commit order, so a sample checks that it does;
+        Greenplum / Cloudberry does not, so every row is compared. -#}
+    {{ return(fraud_dispatch('fraud_currency_sample_every')()) }}
+{%- endmacro %}

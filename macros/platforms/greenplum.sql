@@ -226,3 +226,20 @@ analyze {{ schema }}.segment_keys;
 {% macro greenplum__fraud_install_platform_grants(schema, role) -%}
     grant select on {{ schema }}.segment_keys to {{ role }};
 {%- endmacro %}
+
+{#- ---- dbt test of current scores (tests/dbt/singular/fraud_scores_are_current.sql) ---- -#}
+
+{% macro greenplum__fraud_source_written_since_stacked(stacks) -%}
+    {#- Not known by commit order there: ids above the highest stacked are reported
+        missing by fraud_scores_complete_for_every_deployed_model, updates by the
+        comparison of every row's features. -#}
+    select null::bigint as transaction_id where false
+{%- endmacro %}
+
+{% macro greenplum__fraud_stack_lost_rows(stack) -%}
+    false
+{%- endmacro %}
+
+{% macro greenplum__fraud_currency_sample_every() -%}
+    {{ return(1) }}
+{%- endmacro %}

@@ -207,11 +207,7 @@ where
         delete from {{ this }} as stacked
         where
             stacked.first_transaction_id in (select touched.first_transaction_id from touched)
-            or stacked.n_rows != (
-                select count(*)
-                from {{ ref('stg_raw__credit_card') }} as staged
-                where staged.transaction_id between stacked.first_transaction_id and stacked.last_transaction_id
-            )
+            or {{ postgres__fraud_stack_lost_rows('stacked') | indent(12) }}
         returning stacked.batch_rows, stacked.batch_id, stacked.first_transaction_id, stacked.last_transaction_id
     )
 
@@ -292,4 +288,22 @@ drop table if exists {{ schema }}.source_changes;
 
 {% macro postgres__fraud_install_platform_grants(schema, role) -%}
     {#- nothing beyond the registry -#}
+{%- endmacro %}
+
+{#- ---- dbt test of current scores (tests/dbt/singular/fraud_scores_are_current.sql) ---- -#}
+
+{% macro postgres__fraud_source_written_since_stacked(stacks) -%}
+    {{ postgres__fraud_changed_source_ids(stacks) }}
+{%- endmacro %}
+
+{% macro postgres__fraud_stack_lost_rows(stack) -%}
+    {{ stack }}.n_rows != (
+        select count(*)
+        from {{ ref('stg_raw__credit_card') }} as staged
+        where staged.transaction_id between {{ stack }}.first_transaction_id and {{ stack }}.last_transaction_id
+    )
+{%- endmacro %}
+
+{% macro postgres__fraud_currency_sample_every() -%}
+    {{ return(97) }}
 {%- endmacro %}

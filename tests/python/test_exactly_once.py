@@ -159,6 +159,19 @@ def test_a_restack_leaves_every_other_transaction_s_score_bit_for_bit(project, o
     holds(project)
 
 
+def test_dbt_test_fails_while_scores_are_stale_or_missing_and_passes_after_a_run(project, ops):
+    ops.update(ops.ids()[10:12])
+    ops.append(3)
+    stack = ops.stack_ids()[2]
+    ops.delete([stack[0]])
+    failed = project.dbt("test", "--select", "fraud_scores_are_current", check=False)
+    assert failed.returncode != 0, failed.stdout[-2000:]
+    assert "Got 6 results" in failed.stdout, failed.stdout[-2000:]  # 2 updated + 3 appended + 1 lost range
+    ops.run()
+    project.dbt("test", "--select", "fraud_scores")  # every test on the scores, this one among them
+    holds(project)
+
+
 SEEDS = [int(s) for s in os.environ.get("FRAUD_INVARIANT_SEEDS", "1,2").split(",")]
 
 
