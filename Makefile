@@ -15,7 +15,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv db-start db-stop db-status psql profile demo test test-unit test-greenplum lint format bench train-2017 clean clean-venv
+.PHONY: help venv db-start db-stop db-status psql profile demo test test-unit test-greenplum soak lint format bench train-2017 clean clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -63,6 +63,11 @@ test: db-start profiles.yml ## the whole suite: unit tests, database tests, dbt 
 
 test-unit: venv ## only the tests that need no database
 	$(BIN)/python -m pytest tests/python -m "not database and not greenplum"
+
+OPERATIONS ?= 5000
+SEED ?= 1
+soak: db-start profiles.yml ## the exactly-once soak: OPERATIONS random operations (SEED), the invariant checked after every run
+	$(BIN)/python tests/python/soak.py --operations $(OPERATIONS) --seed $(SEED)
 
 test-greenplum: venv ## the live-cluster suite: FRAUD_GP_HOST, FRAUD_GP_PORT, FRAUD_GP_USER (a superuser) name a running coordinator
 	@test -n "$$FRAUD_GP_HOST" || { echo "make test-greenplum: set FRAUD_GP_HOST, FRAUD_GP_PORT and FRAUD_GP_USER to a running Greenplum / Cloudberry coordinator" >&2; exit 2; }

@@ -120,7 +120,9 @@ def run_operation(ops: Operations) -> str:
     return f"run {kind}"
 
 
-def run_sequence(p, seed: int, steps: int, operations: int | None = None, log=lambda line: None) -> Report:
+def run_sequence(
+    p, seed: int, steps: int, operations: int | None = None, per_run: int = 4, log=lambda line: None
+) -> Report:
     """`steps` steps (or until `operations` operations) drawn from `seed` on project p (two registered
     versions: p.version_a, p.version_b)."""
     ops = Operations(p, random.Random(seed), [p.version_a, p.version_b])
@@ -130,7 +132,7 @@ def run_sequence(p, seed: int, steps: int, operations: int | None = None, log=la
     if p.version_b not in deployed:
         ops.add_challenger(p.version_b)
     for step in range(1, steps + 1):
-        done = [data_operation(ops) for _ in range(ops.rng.randint(1, 4))]
+        done = [data_operation(ops) for _ in range(ops.rng.randint(1, per_run))]
         if ops.rng.random() < 0.25:
             done.append(registry_operation(ops))
         late = None
@@ -164,6 +166,7 @@ def main(argv=None) -> int:
     parser.add_argument("--operations", type=int, default=5000, help="stop after at least this many operations")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many steps (replay)")
     parser.add_argument("--rows", type=int, default=3000)
+    parser.add_argument("--per-run", type=int, default=16, help="at most this many source operations between runs")
     args = parser.parse_args(argv)
 
     from dbtdb import drop_project, setup_project
@@ -178,7 +181,7 @@ def main(argv=None) -> int:
     with connection() as conn:
         p.version_b = register(conn, model_b, p.fraud_schema)[0]
     p.dbt("run")
-    report = run_sequence(p, args.seed, steps=args.steps or 10**9, operations=args.operations, log=print)
+    report = run_sequence(p, args.seed, steps=args.steps or 10**9, operations=args.operations, per_run=args.per_run, log=print)
     print(report.describe())
     if not report.violations:
         drop_project(p)

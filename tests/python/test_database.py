@@ -95,7 +95,7 @@ def test_appended_rows_are_the_only_ones_scored(project, tmp_path):
     extra = write_synthetic_csv(tmp_path / "more.csv", 500, seed=100, fraud_rate=0.01)
     with connection() as conn:
         assert load_csv(conn, extra, f"{project.raw_schema}.credit_card", append=True) == 500
-    result = project.dbt("run", "--select", "fraud_scores")
+    result = project.dbt("run", "--select", "int_credit_card__scoring_stacks", "fraud_scores")
     assert "INSERT 0 500" in result.stdout
     after = scores(project)
     assert sorted(after) == list(range(1, 3501))
@@ -576,8 +576,14 @@ def test_a_reloaded_source_is_stacked_and_scored_anew(project, model_dir, tmp_pa
     csv = write_synthetic_csv(tmp_path / "reload.csv", 3000, seed=5, fraud_rate=0.01)
     with connection() as conn:
         load_csv(conn, csv, f"{project.raw_schema}.credit_card")
-    # fraud_scores without the stacks model: the stored stacks are of the old table, so the rows are stacked on the fly
-    project.dbt("run", "--select", "fraud_scores+", "--full-refresh", fraud_model_version=project.version_a)
+    # fraud_scores without the stacks model: the stored stacks are of the old table, so nothing is
+    # scored, and no score of the old table survives (dbt test reports every transaction missing)
+    project.dbt("run", "--select", "fraud_scores", fraud_model_version=project.version_a)
+    assert scores(project) == {}
+    missing = project.dbt("test", "--select", "fraud_scores_complete_for_every_deployed_model", check=False)
+    assert missing.returncode != 0 and "Got 3000 results" in missing.stdout, missing.stdout[-2000:]
+    # the stacks model drops the old table's stacks and stacks the new one's rows, which are then scored
+    project.dbt("run", "--select", "int_credit_card__scoring_stacks+", fraud_model_version=project.version_a)
     rows = query(f"select transaction_id, {FEATURES} from {project.raw_schema}.credit_card")
     X = np.array([r[1:] for r in rows], dtype=np.float32)
     meta = artifacts.load_metadata(model_dir)
@@ -585,8 +591,6 @@ def test_a_reloaded_source_is_stacked_and_scored_anew(project, model_dir, tmp_pa
     s = scores(project)
     assert sorted(s) == sorted(r[0] for r in rows)
     assert max(abs(s[r[0]][0] - p) for r, p in zip(rows, expected.tolist(), strict=True)) < 1e-6
-    # the stacks model drops the old table's stacks and stacks the new one's rows
-    project.dbt("run", "--select", "int_credit_card__scoring_stacks")
     stacked = query(
         f"select sum(n_rows), count(distinct source_table_id) from {project.schema}.int_credit_card__scoring_stacks"
     )
@@ -608,8 +612,8 @@ def test_deleted_inserted_and_corrected_transactions_are_followed_by_a_plain_run
     again = scores(project)
     assert sorted(again) == sorted(set(before) - {2500})
     assert again[100][0] == again[101][0]
-    # transaction 50 corrected in place (an UPDATE: same id, same count) to 60's features: logged by the
-    # source's trigger, stacked and scored again
+    # transaction 50 corrected in place (an UPDATE: same id, same count) to 60's features: found by
+    # commit order (its new xmin), stacked and scored again
     assignments = ", ".join(f"v{i} = other.v{i}" for i in range(1, 29))
     query(f"update {table} as t set {assignments} from {table} as other "
           "where t.transaction_id = 50 and other.transaction_id = 60")  # fmt: skip
