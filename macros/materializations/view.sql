@@ -47,7 +47,9 @@
     {%- set replace = modules.re.sub('^create view', 'create or replace view', create, count=1,
         flags=modules.re.IGNORECASE) -%}
     {%- if replace == create -%}
-        {{ exceptions.raise_compiler_error("cannot replace view " ~ relation ~ ": its DDL does not start with CREATE VIEW") }}
+        {{ exceptions.raise_compiler_error(
+            "cannot replace view " ~ relation ~ ": its DDL does not start with CREATE VIEW"
+        ) }}
     {%- endif -%}
     do $fraud_view$
     begin

@@ -43,7 +43,9 @@ def expected_scores(p: DbtProject) -> dict[str, dict[int, float]]:
     """version -> {transaction_id: the model's probability on the row's current features}, per deployed version."""
     raw = query(f"select transaction_id, {', '.join(FEATURES)} from {p.raw_schema}.credit_card order by 1")
     ids = np.array([r[0] for r in raw], dtype=np.int64)
-    x = np.array([[np.nan if v is None else v for v in r[1:]] for r in raw], dtype=np.float64).reshape(-1, len(FEATURES))
+    x = np.array([[np.nan if v is None else v for v in r[1:]] for r in raw], dtype=np.float64).reshape(
+        -1, len(FEATURES)
+    )
     keep = scorable(x)
     ids, x = ids[keep], x[keep].astype(np.float32)
     deployed = query(
@@ -71,11 +73,13 @@ def violations(p: DbtProject, limit: int = 10) -> list[str]:
         missing = sorted(set(want) - set(have))
         extra = sorted(set(have) - set(want))
         twice = sorted(t for t, ps in have.items() if len(ps) > 1)
-        wrong = sorted(
-            t for t in set(want) & set(have) if abs(have[t][0] - want[t]) > 1e-6
-        )
-        for what, ids in (("missing", missing), ("scored but deleted or quarantined", extra),
-                          ("scored more than once", twice), ("stale (not the model's output now)", wrong)):
+        wrong = sorted(t for t in set(want) & set(have) if abs(have[t][0] - want[t]) > 1e-6)
+        for what, ids in (
+            ("missing", missing),
+            ("scored but deleted or quarantined", extra),
+            ("scored more than once", twice),
+            ("stale (not the model's output now)", wrong),
+        ):
             if ids:
                 sample = ", ".join(
                     f"{t}" + (f" (stored {have[t][0]!r}, model {want[t]!r})" if what.startswith("stale") else "")
@@ -140,8 +144,7 @@ class Operations:
     def update(self, ids: list[int]) -> None:
         """Change the features of rows in place (two features moved far: another probability)."""
         self.execute(
-            f"update {self.p.raw_schema}.credit_card set v14 = v14 - %s, v12 = v12 - %s "
-            f"where transaction_id = any(%s)",
+            f"update {self.p.raw_schema}.credit_card set v14 = v14 - %s, v12 = v12 - %s where transaction_id = any(%s)",
             [self.rng.uniform(5, 20), self.rng.uniform(5, 20), ids],
         )
 

@@ -45,8 +45,14 @@ class Report:
         if not self.violations:
             return head
         return "\n".join(
-            [head, "replay: soak.py --seed %d --steps %d" % (self.seed, self.steps), "history:", *self.history,
-             "violations:", *self.violations]
+            [
+                head,
+                "replay: soak.py --seed %d --steps %d" % (self.seed, self.steps),
+                "history:",
+                *self.history,
+                "violations:",
+                *self.violations,
+            ]
         )
 
 
@@ -181,7 +187,9 @@ def main(argv=None) -> int:
     with connection() as conn:
         p.version_b = register(conn, model_b, p.fraud_schema)[0]
     p.dbt("run")
-    report = run_sequence(p, args.seed, steps=args.steps or 10**9, operations=args.operations, per_run=args.per_run, log=print)
+    report = run_sequence(
+        p, args.seed, steps=args.steps or 10**9, operations=args.operations, per_run=args.per_run, log=print
+    )
     print(report.describe())
     if not report.violations:
         drop_project(p)

@@ -134,10 +134,12 @@ def test_two_runs_at_once_neither_duplicate_nor_lose_scores(project, tmp_path):
     extra = write_synthetic_csv(tmp_path / "more.csv", 300, seed=4, fraud_rate=0.01)
     with connection() as conn:
         load_csv(conn, extra, f"{project.raw_schema}.credit_card", append=True)
-    runs = [project.start("run", "--select", "int_credit_card__scoring_stacks", "fraud_scores", **SLOW) for _ in range(2)]
+    runs = [
+        project.start("run", "--select", "int_credit_card__scoring_stacks", "fraud_scores", **SLOW) for _ in range(2)
+    ]
     outputs = [r.communicate(timeout=300)[0] for r in runs]
     assert [r.returncode for r in runs] == [0, 0], outputs
-    inserted = sorted(int(re.search(r"fraud_scores .*\[INSERT 0 (\d+)", o).group(1)) for o in outputs)
+    inserted = sorted(int(re.search(r"fraud_scores .*?INSERT 0 (\d+)", o).group(1)) for o in outputs)
     assert inserted == [0, 300]  # the second waited for the first, then found nothing left to score
     total, distinct = query(f"select count(*), count(distinct transaction_id) from {project.schema}.fraud_scores")[0]
     assert total == distinct == 3300

@@ -65,7 +65,11 @@ final as (
         scores.transaction_id,
         'scored from a stack that is no longer stored (' || scores.model_version || ')' as problem
     from {{ ref('fraud_scores') }} as scores
-    where not exists (select 1 from stacks where stacks.stack_id = scores.stack_id)
+    where
+        not exists (
+            select 1 from stacks
+            where stacks.stack_id = scores.stack_id
+        )
 
     union all
 
