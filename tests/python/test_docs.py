@@ -15,7 +15,7 @@ DOCS = sorted([ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").rglob
 FENCE = re.compile(r"^```.*?^```[ \t]*$", re.M | re.S)
 INLINE_CODE = re.compile(r"`[^`\n]+`")
 LINK = re.compile(r"!?\[[^\]\n]*\]\(([^)\s]+)\)")
-GENERATED = re.compile(r"<!-- generated: python -m bench --markdown -->\n(.*?)\n<!-- end generated -->", re.S)
+GENERATED = r"<!-- generated: python -m {} --markdown -->\n(.*?)\n<!-- end generated -->"
 FLOW_MARK = "<!-- greenplum-operator-flow -->"
 
 
@@ -90,10 +90,22 @@ def test_the_benchmark_tables_are_the_generators_output_for_the_committed_result
     from bench import report
 
     text = (ROOT / "docs" / "benchmarks.md").read_text()
-    block = GENERATED.search(text)
+    block = re.search(GENERATED.format("bench"), text, re.S)
     assert block, "docs/benchmarks.md lost its generated block"
     expected = report.markdown(json.loads((ROOT / "bench" / "results" / "bench.json").read_text()))
     assert block.group(1).strip() == expected.strip(), "rerun python -m bench --markdown and paste its output"
+
+
+def test_the_segment_scaling_table_is_the_generators_output_for_the_committed_results():
+    """docs/greenplum.md's table is `python -m bench.greenplum --markdown` of bench/results/greenplum.json."""
+    from bench.greenplum import RESULTS, markdown
+
+    block = re.search(
+        GENERATED.format(re.escape("bench.greenplum")), (ROOT / "docs" / "greenplum.md").read_text(), re.S
+    )
+    assert block, "docs/greenplum.md lost its generated block"
+    expected = markdown(json.loads(RESULTS.read_text()))
+    assert block.group(1).strip() == expected.strip(), "rerun python -m bench.greenplum --markdown and paste its output"
 
 
 def test_the_greenplum_operator_block_is_marked_where_the_cluster_suite_reads_it():
