@@ -210,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--series", default=",".join(ALL_SERIES), help=f"of {','.join(ALL_SERIES)}")
     parser.add_argument("--bisect", type=int, default=3, help="probes narrowing the 2017 recipe's largest size")
     parser.add_argument("--out", type=Path, default=OUT, help="folder for bench.json and figure2.png")
-    parser.add_argument("--markdown", action="store_true", help="only print --out's bench.json as README tables")
+    parser.add_argument(
+        "--markdown", action="store_true", help="only print --out's bench.json as markdown (docs/benchmarks.md)"
+    )
     return parser
 
 

@@ -97,11 +97,19 @@ def median(samples: list[dict], key: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clusters", required=True, help="coordinator ports, the 1-segment cluster first")
+    parser.add_argument("--clusters", help="coordinator ports, the 1-segment cluster first")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--predict-rows", type=int, default=8_000_000)
     parser.add_argument("--predict-segments", type=int, default=24)
+    parser.add_argument(
+        "--markdown", action="store_true", help="only print greenplum.json as markdown (docs/greenplum.md)"
+    )
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(RESULTS.read_text())))
+        return 0
+    if not args.clusters:
+        parser.error("--clusters is required (or --markdown)")
     ports = [int(p) for p in args.clusters.split(",")]
 
     samples = {p: {"full": [], "noop": []} for p in ports}
@@ -194,6 +202,23 @@ def report(result: dict) -> str:
             f" (stacking {p['stacking_s']:.1f} s, scoring {p['scoring_s']:.1f} s, rest {p['rest_s']:.1f} s)"
         )
     return "\n".join(lines)
+
+
+def markdown(result: dict) -> str:
+    """The segment-scaling table of docs/greenplum.md, from greenplum.json."""
+    out = [
+        "| segments | cores each | rows per segment | stacking | scoring | `dbt run --full-refresh` | no-op `dbt run` "
+        "| speedup: scoring, stacking, whole run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for c in result["clusters"]:
+        out.append(
+            f"| {c['segments']} | {' / '.join(map(str, c['cores_per_segment']))} "
+            f"| {' / '.join(f'{n:,}' for n in c['rows_per_segment'])} | {c['stack_model_s']:.2f} s "
+            f"| {c['score_model_s']:.2f} s | {c['wall_s']:.2f} s | {c['noop_wall_s']:.2f} s "
+            f"| {c['speedup_model']:.2f}x, {c['speedup_stacking']:.2f}x, {c['speedup_wall']:.2f}x |"
+        )
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

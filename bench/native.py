@@ -15,6 +15,7 @@ Prints one JSON line with the seconds of each phase.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import struct
@@ -24,20 +25,30 @@ from pathlib import Path
 import numpy as np
 
 from fraud_scoring import RUNTIMES
+from fraud_scoring import model_format as artifacts
 from fraud_scoring.contract import project_contract
-from training import artifacts
 from warehouse.connection import connection
 
-FEATURES = project_contract().columns
 PG_EPOCH_US = 946_684_800 * 1_000_000  # 2000-01-01, binary COPY's timestamptz origin
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 TRAILER = struct.pack(">h", -1)
 
-# binary COPY rows of (bigint, one float8 per feature) without NULLs: field count, then (length, value) per field
-_IN_FIELDS = [("nfields", ">i2"), ("id_len", ">i4"), ("id", ">i8")]
-for _i in range(len(FEATURES)):
-    _IN_FIELDS += [(f"len{_i}", ">i4"), (f"v{_i}", ">f8")]
-IN_ROW = np.dtype(_IN_FIELDS)
+
+@functools.cache
+def features() -> tuple[str, ...]:
+    """The feature columns (the stack contract in dbt_project.yml, read when first used)."""
+    return project_contract().columns
+
+
+@functools.cache
+def in_row() -> np.dtype:
+    """Binary COPY rows of (bigint, one float8 per feature) without NULLs: field count, then
+    (length, value) per field."""
+    fields = [("nfields", ">i2"), ("id_len", ">i4"), ("id", ">i8")]
+    for i in range(len(features())):
+        fields += [(f"len{i}", ">i4"), (f"v{i}", ">f8")]
+    return np.dtype(fields)
+
 
 SCORES_DDL = """create table {table} (
     transaction_id bigint not null,
@@ -57,11 +68,11 @@ def read_features(cur, source: str, only_unscored_in: str | None, version: str):
             f" and s.model_version = '{version}')"
         )
     buf = io.BytesIO()
-    sql = f"copy (select r.transaction_id, {', '.join('r.' + f for f in FEATURES)} from {source} r{where})"
+    sql = f"copy (select r.transaction_id, {', '.join('r.' + f for f in features())} from {source} r{where})"
     cur.copy_expert(sql + " to stdout (format binary)", buf)
-    rows = np.frombuffer(buf.getbuffer()[len(HEADER) : -len(TRAILER)], dtype=IN_ROW)
-    x = np.empty((len(rows), len(FEATURES)), dtype=np.float32)
-    for i in range(len(FEATURES)):
+    rows = np.frombuffer(buf.getbuffer()[len(HEADER) : -len(TRAILER)], dtype=in_row())
+    x = np.empty((len(rows), len(features())), dtype=np.float32)
+    for i in range(len(features())):
         x[:, i] = rows[f"v{i}"]
     return rows["id"].astype(np.int64), x
 

@@ -25,7 +25,6 @@ from warehouse.loading import load_csv
 ROOT = Path(__file__).resolve().parent.parent
 PGDATA = ROOT / ".pgdata-bench2017"
 PORT = int(os.environ.get("FRAUD_BENCH2017_PORT", "55439"))
-FEATURES = ", ".join(project_contract().columns)
 
 RECIPE_SQL = """
 create or replace function stack_rows(state text, key text, features float8[]) returns text
@@ -81,6 +80,7 @@ def run(sizes: list[int], repeats: int, csv_for, model_dir: Path, log) -> list[d
             load_csv(conn, csv_for(rows), "raw.credit_card")
             conn.close()
             samples, crash = [], None
+            features = ", ".join(project_contract().columns)
             for i in range(repeats):
                 offset = _log_size()
                 conn = connect(port=PORT)
@@ -88,7 +88,7 @@ def run(sizes: list[int], repeats: int, csv_for, model_dir: Path, log) -> list[d
                 try:
                     with conn.cursor() as cur:
                         cur.execute(
-                            f"select count(*) from (select score_keras(%s, stack('0', array[{FEATURES}]), %s, %s) "
+                            f"select count(*) from (select score_keras(%s, stack('0', array[{features}]), %s, %s) "
                             "from raw.credit_card) scored",
                             (model_path, mean, scale),
                         )

@@ -1,4 +1,4 @@
-"""The benchmark's numbers: summaries, the goals of issue 11, text and README tables, the figure."""
+"""The benchmark's numbers: summaries, the goals, text and markdown tables (docs/benchmarks.md), the figure."""
 
 from __future__ import annotations
 
@@ -104,7 +104,7 @@ def text(result: dict) -> str:
 
 
 def markdown(result: dict) -> str:
-    """README tables: rescore seconds per size and series, arrivals, goals, and the profile."""
+    """docs/benchmarks.md's tables: rescore seconds per size and series, arrivals, goals, and the profile."""
     by = _by(result)
     rescored = {r["series"] for r in result["results"] if r["scenario"] == "rescore"}
     columns = [s for s in SERIES_LABELS if s in rescored]

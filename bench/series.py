@@ -19,8 +19,6 @@ from fraud_scoring.contract import project_contract
 from training import artifacts
 from training.train import Scaler
 
-FEATURES = project_contract().features  # the Kaggle file's column names
-
 
 def _scaled(x: np.ndarray, meta: dict) -> np.ndarray:
     return Scaler.from_dict(meta["scaler"]).transform(x)
@@ -39,7 +37,7 @@ def native_2017(args, meta) -> dict:
     started = time.perf_counter()
     frame = pd.read_csv(args.csv)
     model = _keras_model(args.model_dir)
-    prob = model.predict(_scaled(frame[list(FEATURES)].to_numpy(np.float32), meta), verbose=0)
+    prob = model.predict(_scaled(frame[list(project_contract().features)].to_numpy(np.float32), meta), verbose=0)
     out = Path(args.csv).with_suffix(".scores.csv")
     pd.DataFrame({"row": np.arange(1, len(frame) + 1), "fraud_probability": prob.reshape(-1)}).to_csv(out, index=False)
     return {"seconds": time.perf_counter() - started}

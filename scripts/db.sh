@@ -85,7 +85,7 @@ init_cluster() {
     chmod 700 "$PGDATA"
     as_server "$PGBIN/initdb" -D "$PGDATA" -U "$PGSUPER" --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
     # Loopback only, trust auth: a development cluster. Production roles are
-    # described in the README (least-privilege analytics role).
+    # described in docs/operating.md, "Roles" (least-privilege analytics role).
     as_server tee -a "$PGDATA/postgresql.conf" >/dev/null <<CONF
 # --- fraud-scoring project settings ---
 listen_addresses = '$PGHOST'

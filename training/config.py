@@ -91,9 +91,10 @@ PROFILES = {
     # The 2017 protocol: 10 folds, 20 epochs, batch 32 (about 25 minutes here), on the
     # earlier 80% of rows; the best fold is then measured on the later 20%.
     "2017": TrainConfig(),
-    # The demo profile before issue 14: the 2017 protocol cut to 3 folds, 3 epochs, batch 256.
+    # The demo profile before the honest-evaluation change (CHANGELOG.md): the 2017 protocol
+    # cut to 3 folds, 3 epochs, batch 256.
     "quick-2017": TrainConfig(folds=3, epochs=3, batch_size=256, patience=1),
-    # `make demo`: see README, Training. One model on the earliest 60% of rows, class
+    # `make demo`: see docs/training.md. One model on the earliest 60% of rows, class
     # weights instead of SMOTE, Adam, batch 2048, dropout 0.2, early stopping on validation
     # PR-AUC, and the threshold with the best precision at recall 0.7 on the validation rows.
     "quick": TrainConfig(

@@ -1,31 +1,26 @@
-"""Kaggle credit-card data: a validating loader and a synthetic generator.
+"""Kaggle credit-card data: loading it for training, and a synthetic generator.
 
-The Kaggle file has a quoted header "Time","V1".."V28","Amount","Class", numbers
+The file format and its validating reader are fraud_scoring.kaggle (the warehouse
+reads them there too). The Kaggle file has a quoted header "Time","V1".."V28","Amount","Class", numbers
 unquoted and the class quoted ("0"/"1"). V1..V28 are PCA components and the only
 model inputs; Time and Amount are carried for the database.
 """
 
 from __future__ import annotations
 
-import csv
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 
-from training import COLUMNS, FEATURES
+from fraud_scoring.kaggle import DataError, columns, features, iter_kaggle_rows
 
-N_FEATURES = len(FEATURES)
+__all__ = ["DataError", "Dataset", "iter_kaggle_rows", "load_kaggle_csv", "write_synthetic_csv"]
+
 KAGGLE_ROWS = 284_807
 KAGGLE_FRAUD_RATE = 492 / KAGGLE_ROWS  # 0.172%
 TWO_DAYS_S = 172_800
-
-
-class DataError(ValueError):
-    """A data file that does not have the Kaggle format; says file, line, column."""
 
 
 @dataclass
@@ -48,86 +43,11 @@ class Dataset:
         }
 
 
-def _parse_number(text: str, path: Path, line: int, column: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise DataError(f"{path}:{line}: column {column}: not a number: {text[:40]!r}") from None
-    if not math.isfinite(value):
-        raise DataError(f"{path}:{line}: column {column}: {text!r} is not a finite number")
-    return value
-
-
-def iter_kaggle_rows(path: Path | str) -> Iterator[tuple[int, list[float]]]:
-    """Yield (line number, [Time, V1..V28, Amount, Class]) with every check applied."""
-    path = Path(path)
-    try:
-        handle = open(path, newline="", encoding="utf-8")
-    except OSError as exc:
-        raise DataError(f"{path}: cannot open: {exc.strerror}") from None
-    with handle:
-        try:
-            yield from _iter_rows(handle, path)
-        except UnicodeDecodeError:
-            raise DataError(f"{path}:{_first_non_utf8_line(path)}: not UTF-8 text") from None
-
-
-def _first_non_utf8_line(path: Path) -> str:
-    """The line number of the first line that is not UTF-8 (text-mode errors only give a block offset)."""
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                return f"{number}: byte {exc.start + 1} of the line"
-    return "?"
-
-
-def _iter_rows(handle: TextIO, path: Path) -> Iterator[tuple[int, list[float]]]:
-    reader = csv.reader(handle)
-    header = next(reader, None)
-    if header is None:
-        raise DataError(f"{path}: empty file (expected the header {','.join(COLUMNS)})")
-    if tuple(header) != COLUMNS:
-        missing = [c for c in COLUMNS if c not in header]
-        extra = [c for c in header if c not in COLUMNS]
-        detail = []
-        if missing:
-            detail.append(f"missing columns {missing}")
-        if extra:
-            detail.append(f"unexpected columns {extra}")
-        if not detail:
-            detail.append("columns out of order")
-        raise DataError(f"{path}:1: header: {'; '.join(detail)}")
-    rows = 0
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:  # e.g. a field over csv's 131,072-character limit, or a stray quote
-            raise DataError(f"{path}:{reader.line_num}: malformed CSV: {exc}") from None
-        line = reader.line_num
-        if len(fields) != len(COLUMNS):
-            raise DataError(
-                f"{path}:{line}: expected {len(COLUMNS)} fields, found {len(fields)} (a truncated or malformed line)"
-            )
-        values = [_parse_number(t, path, line, c) for t, c in zip(fields[:-1], COLUMNS[:-1], strict=False)]
-        label = fields[-1].strip()
-        if label not in ("0", "1"):
-            raise DataError(f"{path}:{line}: column Class: label must be 0 or 1, found {label!r}")
-        values.append(float(label))
-        rows += 1
-        yield line, values
-    if rows == 0:
-        raise DataError(f"{path}: no data rows after the header")
-
-
 def load_kaggle_csv(path: Path | str) -> Dataset:
     """Load a Kaggle-format file fully into memory (for training)."""
     values = np.array([v for _, v in iter_kaggle_rows(path)], dtype=np.float64)
     return Dataset(
-        X=values[:, 1 : 1 + N_FEATURES].astype(np.float32),
+        X=values[:, 1 : 1 + len(features())].astype(np.float32),
         y=values[:, -1].astype(np.int8),
         time=values[:, 0],
         amount=values[:, -2],
@@ -160,13 +80,13 @@ CHUNK_ROWS = 100_000
 
 def _component_std() -> np.ndarray:
     # Decreasing variance like PCA output (Kaggle: V1 ~1.96 ... V28 ~0.33).
-    return np.geomspace(1.96, 0.33, N_FEATURES)
+    return np.geomspace(1.96, 0.33, len(features()))
 
 
 def _shift_vector(shift: dict) -> np.ndarray:
-    vec = np.zeros(N_FEATURES)
+    vec = np.zeros(len(features()))
     for name, s in shift.items():
-        vec[FEATURES.index(name)] = s
+        vec[features().index(name)] = s
     return vec
 
 
@@ -185,7 +105,7 @@ def generate_chunk(rows: int, start_row: int, seed: int, fraud_rate: float, rows
     rng = np.random.default_rng([seed, start_row])
     std = _component_std()
     # Student-t noise (df=5, unit variance) gives the heavy tails of the real components.
-    X = rng.standard_t(5, size=(rows, N_FEATURES)) * math.sqrt(3 / 5) * std
+    X = rng.standard_t(5, size=(rows, len(features()))) * math.sqrt(3 / 5) * std
     y = (rng.random(rows) < fraud_rate).astype(np.int8)
     t0 = start_row / rows_per_second
     time = np.floor(t0 + np.sort(rng.random(rows)) * rows / rows_per_second)
@@ -238,7 +158,7 @@ def synthetic_dataset(rows: int, seed: int = 42, fraud_rate: float = KAGGLE_FRAU
 
 
 def _format_chunk(time, X, amount, y) -> str:
-    row_fmt = "%d," + ",".join(["%.9g"] * N_FEATURES) + ',%.2f,"%d"'
+    row_fmt = "%d," + ",".join(["%.9g"] * len(features())) + ',%.2f,"%d"'
     return "".join(
         row_fmt % (t, *x, a, c) + "\n"
         for t, x, a, c in zip(time.tolist(), X.tolist(), amount.tolist(), y.tolist(), strict=False)
@@ -251,7 +171,7 @@ def write_synthetic_csv(path: Path | str, rows: int, seed: int = 42, fraud_rate:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".partial")
     with open(tmp, "w", encoding="utf-8", newline="") as out:
-        out.write(",".join(f'"{c}"' for c in COLUMNS) + "\n")
+        out.write(",".join(f'"{c}"' for c in columns()) + "\n")
         for chunk in iter_synthetic(rows, seed, fraud_rate):
             out.write(_format_chunk(*chunk))
     tmp.replace(path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from training import FEATURES
+from fraud_scoring.kaggle import features
 from training.config import TrainConfig
 
 HIDDEN_UNITS = (256, 128, 64, 32)
@@ -15,7 +15,7 @@ def build_model(cfg: TrainConfig):
 
     # Named layers: Keras numbers unnamed ones per process (dense_5 for a second model),
     # and the names are in the .h5, so unnamed layers made the same weights a new version.
-    layers = [keras.Input(shape=(len(FEATURES),), name="features")]
+    layers = [keras.Input(shape=(len(features()),), name="features")]
     layers += [keras.layers.Dense(u, activation="sigmoid", name=f"hidden_{u}") for u in HIDDEN_UNITS]
     layers += [
         keras.layers.Dropout(cfg.dropout_rate, seed=cfg.seed, name="dropout"),

@@ -71,7 +71,7 @@ def register(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from training.data import DataError
+    from fraud_scoring.kaggle import DataError
     from warehouse.registry import RegistryError
 
     try:

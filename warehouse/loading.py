@@ -7,6 +7,7 @@ previous table (and everything built on it) untouched.
 
 from __future__ import annotations
 
+import functools
 import io
 import sys
 from array import array
@@ -14,12 +15,30 @@ from pathlib import Path
 
 import numpy as np
 
-from fraud_scoring.contract import project_contract
-from training.data import DataError, iter_kaggle_rows
+from fraud_scoring.kaggle import DataError, iter_kaggle_rows
 
-FEATURE_COLUMNS = project_contract().columns
-# the columns a load writes (COPY); loaded_at is the table's own (its default, now())
-RAW_COLUMNS = ("transaction_id", "time", *FEATURE_COLUMNS, "amount", "class")
+
+@functools.cache
+def feature_columns() -> tuple[str, ...]:
+    """The features as the raw table's column names (the stack contract, read when first used)."""
+    from fraud_scoring.contract import project_contract
+
+    return project_contract().columns
+
+
+@functools.cache
+def raw_columns() -> tuple[str, ...]:
+    """The columns a load writes (COPY); loaded_at is the table's own (its default, now())."""
+    return ("transaction_id", "time", *feature_columns(), "amount", "class")
+
+
+def __getattr__(name: str):
+    """FEATURE_COLUMNS and RAW_COLUMNS, as before, computed when first used rather than at import."""
+    if name == "FEATURE_COLUMNS":
+        return feature_columns()
+    if name == "RAW_COLUMNS":
+        return raw_columns()
+    raise AttributeError(f"module 'warehouse.loading' has no attribute {name!r}")
 
 
 def raw_table_ddl(table: str, platform: str = "postgres", distributed_by: str | None = None) -> str:
@@ -28,9 +47,9 @@ def raw_table_ddl(table: str, platform: str = "postgres", distributed_by: str | 
     primary key (Greenplum wants the distribution key inside every unique key).
     loaded_at (when the row arrived: dbt source freshness) is filled by its default,
     so COPY names RAW_COLUMNS and never supplies it."""
-    features = ",\n    ".join(f"{column} double precision" for column in FEATURE_COLUMNS)
-    if distributed_by is not None and distributed_by not in RAW_COLUMNS:
-        raise ValueError(f"cannot distribute by {distributed_by!r}: choose one of {', '.join(RAW_COLUMNS)}")
+    features = ",\n    ".join(f"{column} double precision" for column in feature_columns())
+    if distributed_by is not None and distributed_by not in raw_columns():
+        raise ValueError(f"cannot distribute by {distributed_by!r}: choose one of {', '.join(raw_columns())}")
     if platform == "greenplum":
         key, storage = "", " with (appendonly=true, compresstype=zstd, compresslevel=1)"
         storage += f" distributed by ({distributed_by})" if distributed_by else " distributed randomly"
@@ -174,7 +193,7 @@ def load_csv(
             ddl = raw_table_ddl("{}", platform(conn), distributed_by)
             cur.execute(sql.SQL(ddl).format(loading))
             stream = _CopyStream(Path(path), first_id)
-            cols = sql.SQL(", ").join(map(sql.Identifier, RAW_COLUMNS))
+            cols = sql.SQL(", ").join(map(sql.Identifier, raw_columns()))
             try:
                 cur.copy_expert(sql.SQL("copy {} ({}) from stdin").format(loading, cols).as_string(cur), stream)
             except psycopg2.Error:

@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from training.artifacts import METADATA_FILE, MODEL_FILE, sha256_file
+from fraud_scoring.model_format import METADATA_FILE, MODEL_FILE, sha256_file
 from warehouse.names import pattern
 
-VERSION_RE = pattern("model_version")  # vars.fraud_names in dbt_project.yml, as the macros check them
-SCHEMA_RE = pattern("identifier")
+
+def __getattr__(name: str):
+    """VERSION_RE and SCHEMA_RE: vars.fraud_names in dbt_project.yml, as the macros check them,
+    read when first used rather than at import."""
+    if name == "VERSION_RE":
+        return pattern("model_version")
+    if name == "SCHEMA_RE":
+        return pattern("identifier")
+    raise AttributeError(f"module 'warehouse.registry' has no attribute {name!r}")
 
 
 class RegistryError(RuntimeError):
@@ -32,7 +39,7 @@ def read_model_dir(model_dir: Path | str) -> tuple[bytes, dict]:
     for key in ("model_version", "model_name", "sha256", "features"):
         if key not in metadata:
             raise RegistryError(f"{meta_path}: missing key {key!r}")
-    if not VERSION_RE.fullmatch(str(metadata["model_version"])):
+    if not pattern("model_version").fullmatch(str(metadata["model_version"])):
         raise RegistryError(
             f"{meta_path}: model_version {metadata['model_version']!r} may hold only letters, digits, '.', '_', '-'"
         )
@@ -48,7 +55,7 @@ def read_model_dir(model_dir: Path | str) -> tuple[bytes, dict]:
 
 def register(conn, model_dir: Path | str, schema: str = "fraud") -> tuple[str, bool]:
     """Insert the model; returns (version, newly_registered). Same version, same bytes: a no-op."""
-    if not SCHEMA_RE.fullmatch(schema):
+    if not pattern("identifier").fullmatch(schema):
         raise RegistryError(f"schema must be a lowercase SQL identifier, got {schema!r}")
     h5, metadata = read_model_dir(model_dir)
     version = metadata["model_version"]

@@ -42,7 +42,9 @@ class DbtProject:
         return f"test_analyst_{self.suffix}"
 
     def vars(self, **more) -> dict:
-        return {"raw_schema": self.raw_schema, "fraud_schema": self.fraud_schema, **self.extra_vars, **more}
+        # fraud_load_sample: the suite builds the Kaggle-format seed and runs its data tests
+        base = {"raw_schema": self.raw_schema, "fraud_schema": self.fraud_schema, "fraud_load_sample": True}
+        return {**base, **self.extra_vars, **more}
 
     def command(self, *args: str, user: str | None = None, schema_suffix: str = "", **vars):
         """(argv, environment) of a dbt command on this copy of the project."""

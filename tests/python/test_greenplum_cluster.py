@@ -3,7 +3,7 @@
 Runs where FRAUD_GP_HOST names a running cluster's coordinator (FRAUD_GP_PORT,
 FRAUD_GP_USER, a superuser, FRAUD_GP_PASSWORD if it needs one); skipped, saying
 so, everywhere else (CI has no cluster). Everything happens in a database of its
-own, created here and dropped afterwards: the README's operator section run as
+own, created here and dropped afterwards: docs/greenplum.md's operator section run as
 written (its marked block), then on the result: a second run changing nothing,
 appended rows scored alone, segments holding equal rows at any batch size, the
 plan (no feature row or stack moves into the scoring slice, each new row moves
@@ -36,10 +36,10 @@ pytestmark = pytest.mark.greenplum
 
 
 def operator_flow() -> str:
-    """The README's operator commands: the fenced block after FLOW_MARK."""
-    readme = (ROOT / "README.md").read_text()
-    assert FLOW_MARK in readme, "the README's Greenplum section lost its operator block"
-    block = readme.split(FLOW_MARK, 1)[1]
+    """The operators' guide's commands (docs/greenplum.md): the fenced block after FLOW_MARK."""
+    guide = (ROOT / "docs" / "greenplum.md").read_text()
+    assert FLOW_MARK in guide, "docs/greenplum.md lost its operator block"
+    block = guide.split(FLOW_MARK, 1)[1]
     return re.search(r"```(?:sh|bash)\n(.*?)```", block, re.S).group(1)
 
 
@@ -104,7 +104,7 @@ def cluster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def flow(cluster, model_dir, tmp_path_factory):
-    """The README's operator block, as written but for the data file, its size and the model directory."""
+    """The operator block of docs/greenplum.md, as written but for the data file, its size and the model directory."""
     data = tmp_path_factory.mktemp("gpdata") / "transactions.csv"
     script = operator_flow()
     for written, here in [("data/transactions.csv", str(data)), ("artifacts/demo", str(model_dir))]:
@@ -272,7 +272,7 @@ ANALYST = f"fraud_gptest_analyst_{os.getpid()}"
 
 
 def test_a_least_privilege_role_runs_and_tests(cluster, flow):
-    """The README's least-privilege set-up on Greenplum: the schema is created, then given to the role."""
+    """The least-privilege set-up of docs/greenplum.md: the schema is created, then given to the role."""
     a = ANALYST
     cluster.query(f"drop role if exists {a}")
     cluster.query(f"create role {a} login")

@@ -96,7 +96,7 @@ def test_a_raw_table_without_loaded_at_still_loads_and_scores_and_takes_the_colu
     with connection() as conn:  # a reload keeps the table (and its shape): dependent views stay
         assert load_csv(conn, extra, table) == 50
     assert query(f"select count(*) from {table}") == [(50,)]
-    # the README's upgrade: earlier rows get the time of the upgrade, later loads their own
+    # the upgrade in docs/operating.md: earlier rows get the time of the upgrade, later loads their own
     query(f"alter table {table} add column loaded_at timestamptz not null default now()")
     with connection() as conn:
         assert load_csv(conn, extra, table, append=True) == 50

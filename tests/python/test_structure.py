@@ -1,0 +1,96 @@
+"""Data flows one way: which package may import which, and how large a module may grow.
+
+The layers, bottom up: fraud_scoring (the scorer, and the contracts every other package
+reads: the stack contract, the Kaggle file format, the model directory format), then
+training and warehouse (siblings: neither imports the other), then bench and scripts
+(which use everything). No package imports one above it or beside it. No module outside
+the tests is over MAX_LINES lines. No database needed.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+# package -> the project packages it may import (besides itself)
+ALLOWED = {
+    "fraud_scoring": set(),
+    "training": {"fraud_scoring"},
+    "warehouse": {"fraud_scoring"},
+    "bench": {"fraud_scoring", "training", "warehouse"},
+    "scripts": {"fraud_scoring", "training", "warehouse"},
+}
+PROJECT_PACKAGES = set(ALLOWED)
+MAX_LINES = 300
+# what `python -m warehouse register` must not pull in: training and its libraries
+TRAINING_DEPENDENCIES = ("training", "sklearn", "imblearn", "tensorflow", "keras", "matplotlib", "pandas")
+
+
+def imported_packages(path) -> set[str]:
+    """The top-level names every import in a module names, at any depth (function bodies too)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def python_files(package: str):
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_no_package_imports_one_above_or_beside_it(package):
+    wrong = []
+    for path in python_files(package):
+        for name in imported_packages(path) & PROJECT_PACKAGES - {package} - ALLOWED[package]:
+            wrong.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_module_outside_the_tests_is_over_the_line_limit():
+    tracked = subprocess.run(["git", "ls-files", "*.py"], cwd=ROOT, capture_output=True, text=True, check=True)
+    files = [f for f in tracked.stdout.split() if not f.startswith("tests/")]
+    assert files
+    long = {f: n for f in files if (n := len((ROOT / f).read_text().splitlines())) > MAX_LINES}
+    assert not long, f"split these modules (over {MAX_LINES} lines): {long}"
+
+
+def fresh_modules(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running `code` in the checkout."""
+    script = f"{code}\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
+def test_registering_a_model_imports_no_training_dependency():
+    """warehouse register: the CLI, the registry and what registering imports (the numpy scorer's reader)."""
+    loaded = fresh_modules(
+        "import warehouse.cli, warehouse.registry, warehouse.loading, warehouse.connection\n"
+        "import fraud_scoring.scorer, fraud_scoring.model_format, fraud_scoring.kaggle"
+    )
+    assert not {m.split(".")[0] for m in loaded} & set(TRAINING_DEPENDENCIES), sorted(loaded)
+
+
+def test_nothing_reads_a_project_file_at_import():
+    """Importing the packages reads none of the project's files (dbt_project.yml, the profiles):
+    they are read when first needed, by cached functions."""
+    loaded = fresh_modules(
+        "import pathlib\n"
+        "read_text = pathlib.Path.read_text\n"
+        "def refuse(self, *a, **k):\n"
+        "    assert not self.name.startswith(('dbt_project.yml', 'profiles.yml')), f'{self} read at import'\n"
+        "    return read_text(self, *a, **k)\n"
+        "pathlib.Path.read_text = refuse\n"
+        "import training, training.data, training.model, training.artifacts, training.train, training.cli\n"
+        "import warehouse.cli, warehouse.loading, warehouse.registry, warehouse.names, warehouse.connection\n"
+        "import fraud_scoring.contract, fraud_scoring.kaggle, fraud_scoring.model_format"
+    )
+    assert "training.data" in loaded and "warehouse.registry" in loaded
