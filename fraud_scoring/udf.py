@@ -21,8 +21,9 @@ __all__ = [
     "ScoringError",
     "model_file_info",
     "probe_packages",
-    "read_model_file_in_database",
+    "model_file_contents",
     "score_stack",
+    "score_stack_or_warn",
     "scoring_package",
 ]
 
@@ -60,9 +61,9 @@ def score_stack(
     """
     if stack is None or n_rows is None:
         raise ScoringError("a NULL stack or row count: stacks come from string_agg over at least one row")
-    check_stack_memory(n_rows, available_memory())
     if model_h5 is None or model_metadata is None or model_sha256 is None:
         raise ScoringError("no model: the selected model is not in the registry (deleted after dbt compiled the run?)")
+    check_stack_memory(n_rows, available_memory(), len(model_h5))
     sha = hashlib.sha256(model_h5).hexdigest()
     if sha != model_sha256:
         raise ScoringError("model bytes do not match their registered sha256: the stored model is corrupt")
@@ -85,6 +86,21 @@ def score_stack(
     return [sql_array_text(bits), reasons_json_text(ids, reasons)]
 
 
+def score_stack_or_warn(plpy, SD, model_label, fail_on_error, *args, **kwargs):
+    """score_stack for {schema}.score_stack_{runtime}: a ScoringError is raised (fail_on_error) or
+    becomes a WARNING naming the model and NULL, so one broken challenger does not stop the champion.
+
+    Only ScoringError is caught: a query cancel or any other error of the server is never swallowed.
+    """
+    try:
+        return score_stack(SD, *args, **kwargs)
+    except ScoringError as exc:
+        if fail_on_error or fail_on_error is None:
+            raise
+        plpy.warning("fraud scoring: model %s not scored: %s" % (model_label, exc))
+        return None
+
+
 def _plan(plpy, SD, sql):
     plans = SD.setdefault("plans", {})
     if sql not in plans:
@@ -105,9 +121,11 @@ def model_file_info(plpy, SD, schema, path):
     return [(metadata["model_version"], sha, float(metadata.get("threshold", 0.5)))]
 
 
-def read_model_file_in_database(plpy, SD, schema, path):
-    """Entry point of {schema}.read_model_file: (model_h5, metadata, sha256) of a model file."""
-    h5_bytes, metadata, sha = read_model_file(_model_dir(plpy, SD, schema), path)
+def model_file_contents(model_dir, path):
+    """Entry point of {schema}.model_file_contents: (model_h5, metadata, sha256) of a model file inside
+    model_dir. No SPI (score_stack reads model_dir and calls it, in parallel workers too); only the
+    installer may call it, so model_dir is always the one a superuser set."""
+    h5_bytes, metadata, sha = read_model_file(model_dir or "", path)
     return [(h5_bytes, json.dumps(metadata), sha)]
 
 

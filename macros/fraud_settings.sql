@@ -197,21 +197,6 @@
                'reason_threshold': [threshold, info[1] | float] | min, 'ref': 'file:' ~ path}) }}
 {%- endmacro %}
 
-{% macro fraud_model_arguments(model) -%}
-    {#- The model as the scoring function's last three arguments (bytes, metadata,
-        sha256): uncorrelated scalar subqueries, which the database evaluates once
-        per query (InitPlans) and hands to every stack, worker and segment. -#}
-    {%- set schema = fraud_schema() -%}
-    {%- if model.ref.startswith('file:') -%}
-        {%- set source = schema ~ '.read_model_file(' ~ fraud_quote_literal(model.ref[5:]) ~ ') as m' -%}
-    {%- else -%}
-        {%- set source = fraud_registry() ~ ' as m where m.model_version = ' ~ fraud_quote_literal(model.ref) -%}
-    {%- endif -%}
-    (select m.model_h5 from {{ source }}),
-    (select m.metadata::text from {{ source }}),
-    (select m.sha256 from {{ source }})
-{%- endmacro %}
-
 {% macro fraud_quarantine_severity() -%}
     {#- How dbt test reports quarantined transactions (var fraud_quarantine_severity). -#}
     {%- set severity = var('fraud_quarantine_severity', 'warn') | string | lower -%}
