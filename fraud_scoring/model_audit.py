@@ -20,7 +20,14 @@ The accepted subset (one statement of it; docs/security.md repeats it for people
 - all datasets together: at most MAX_WEIGHT_BYTES declared, and no more than the file
   holds;
 - layers (numpy runtime, and registration): InputLayer, Dense, Dropout; activations:
-  those of fraud_scoring.network.ACTIVATIONS (see h5_reader.read_dense_layers).
+  those of fraud_scoring.network.ACTIVATIONS (see h5_reader.read_dense_layers);
+- metadata: a threshold, when given, a finite number strictly between 0 and 1
+  (checked_threshold);
+- a Keras 3 `.keras` file (registration only, warehouse.registry): a zip of exactly
+  KERAS_MEMBERS, at most MAX_MODEL_FILE_BYTES unpacked, its config's layers among
+  ACCEPTED_LAYERS, its weights file under the same audit (plus the optimizer's int64
+  step counter), loaded by Keras with safe_mode=True and stored in the registry as the
+  .h5 the scorer reads.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ MAX_DIMENSION = 1 << 16  # units or inputs of one layer
 MAX_OBJECTS = 4096  # groups and datasets (a hard link loop would never end)
 ACCEPTED_DTYPES = ("<f4", ">f4")
 ACCEPTED_LAYERS = ("InputLayer", "Dense", "Dropout")
+KERAS_MEMBERS = ("metadata.json", "config.json", "model.weights.h5")
 
 
 class ModelFileRefused(ValueError):
@@ -45,11 +53,12 @@ def check_model_size(size: int) -> None:
         )
 
 
-def audit_h5(f, file_size: int) -> None:
+def audit_h5(f, file_size: int, dtypes: tuple[str, ...] = ACCEPTED_DTYPES) -> None:
     """Refuse an open h5py.File holding anything but plain, in-file, unfiltered float32 datasets.
 
     Walks every link from the root without following any but hard links, and inspects each
-    dataset's creation properties (never its data).
+    dataset's creation properties (never its data). dtypes: those accepted (a .keras file's
+    weights also hold its optimizer's int64 step counter, never read).
     """
     import h5py
 
@@ -79,7 +88,7 @@ def audit_h5(f, file_size: int) -> None:
                 pending.append((where, obj))
             elif isinstance(obj, h5py.Dataset):
                 objects += 1
-                declared += _audit_dataset(where, obj)
+                declared += _audit_dataset(where, obj, dtypes)
                 if declared > MAX_WEIGHT_BYTES:
                     raise ModelFileRefused(
                         f"the model file's datasets declare over {MAX_WEIGHT_BYTES} bytes "
@@ -93,7 +102,7 @@ def audit_h5(f, file_size: int) -> None:
         )
 
 
-def _audit_dataset(where: str, ds) -> int:
+def _audit_dataset(where: str, ds, dtypes: tuple[str, ...]) -> int:
     """The bytes a dataset declares, once it is known to be plain data inside the file."""
     from h5py import h5d
 
@@ -112,7 +121,7 @@ def _audit_dataset(where: str, ds) -> int:
             for code, _, _, name in filters
         )
         raise ModelFileRefused(f"dataset {where} is stored through filters ({names}): only unfiltered data is accepted")
-    if ds.dtype.str not in ACCEPTED_DTYPES:
+    if ds.dtype.str not in dtypes:
         raise ModelFileRefused(f"dataset {where} has dtype {ds.dtype}: only float32 is accepted")
     if len(ds.shape) > 2 or any(d > MAX_DIMENSION for d in ds.shape):
         raise ModelFileRefused(
@@ -127,3 +136,16 @@ def _audit_dataset(where: str, ds) -> int:
             f"dataset {where} declares {size} bytes but stores {stored}: a dataset must hold its own data"
         )
     return size
+
+
+def checked_threshold(value, what: str = "threshold") -> float:
+    """A decision threshold: a finite number strictly between 0 and 1 (not a string, not NaN or
+    infinite, not 0 or 1), else ModelFileRefused naming `what` and the value. The macros' check
+    (fraud_checked_threshold) is the same."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ModelFileRefused(f"{what} must be a number strictly between 0 and 1, got {value!r}")
+    if not math.isfinite(value) or not 0 < value < 1:
+        raise ModelFileRefused(f"{what} must be a number strictly between 0 and 1, got {value!r}")
+    return float(value)

@@ -11,6 +11,7 @@ import json
 
 from fraud_scoring.errors import ScoringError
 from fraud_scoring.memory import available_memory, check_stack_memory
+from fraud_scoring.model_audit import ModelFileRefused, checked_threshold
 from fraud_scoring.model_files import read_model_file
 from fraud_scoring.probe import probe_packages
 from fraud_scoring.scorer import load_scorer
@@ -118,7 +119,11 @@ def _model_dir(plpy, SD, schema):
 def model_file_info(plpy, SD, schema, path):
     """Entry point of {schema}.model_file_info: what dbt needs to know at compile time."""
     _, metadata, sha = read_model_file(_model_dir(plpy, SD, schema), path)
-    return [(metadata["model_version"], sha, float(metadata.get("threshold", 0.5)))]
+    try:
+        threshold = checked_threshold(metadata.get("threshold", 0.5), f"the threshold in the metadata of {path!r}")
+    except ModelFileRefused as exc:
+        raise ScoringError(str(exc)) from None
+    return [(metadata["model_version"], sha, threshold)]
 
 
 def model_file_contents(model_dir, path):
