@@ -171,6 +171,36 @@ def test_the_reader_refuses_a_file_over_the_size_limit():
         read_dense_layers(h5)
 
 
+def test_the_reader_child_runs_under_a_memory_limit(hostile, monkeypatch):
+    """RLIMIT_AS: with too little address space for Python and NumPy, the child fails, the caller gets an error."""
+    from fraud_scoring import h5_reader
+
+    monkeypatch.setattr(h5_reader, "CHILD_MEMORY_BYTES", 32 << 20)
+    with pytest.raises(ScoringError, match="model reader process"):
+        read_dense_layers_in_child(hostile["benign"][0])
+
+
+def test_a_child_past_its_cpu_limit_is_killed_and_reported(monkeypatch):
+    """RLIMIT_CPU: a child that spins is killed by SIGXCPU; the caller gets an error, not a hang."""
+    import signal
+
+    from fraud_scoring import h5_reader
+
+    spin = "from fraud_scoring import children; children.limit_resources()\nwhile True: pass"
+    monkeypatch.setattr(h5_reader, "CHILD_ARGS", ["-c", spin])
+    monkeypatch.setattr(h5_reader, "CHILD_CPU_S", 1)
+    with pytest.raises(ScoringError, match="killed by signal %d" % signal.SIGXCPU):
+        read_dense_layers_in_child(b"\x89HDF\r\n\x1a\n")
+
+
+def test_the_memory_guard_counts_the_model():
+    from fraud_scoring.memory import check_stack_memory
+
+    check_stack_memory(1000, 1 << 30, model_bytes=1 << 20)
+    with pytest.raises(ScoringError, match="a model of 268435456 bytes"):
+        check_stack_memory(1000, 1 << 30, model_bytes=256 << 20)
+
+
 def _model_dir(root, h5, **metadata):
     root.mkdir(parents=True, exist_ok=True)
     (root / artifacts.MODEL_FILE).write_bytes(h5)
