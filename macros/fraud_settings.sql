@@ -60,7 +60,8 @@
         Constants, not settings: validation that a var could replace is no validation
         (a var fraud_names once let fraud_schema carry SQL into on-run-start).
         warehouse/names.py states the same two for Python; a test checks they agree. -#}
-    {%- if var('fraud_names', none) is not none -%}
+    {#- (under sqlfluff, whose var() renders text, dbt_project is defined: .sqlfluff_lib) -#}
+    {%- if var('fraud_names', none) is not none and dbt_project is not defined -%}
         {{ exceptions.raise_compiler_error(
             "var fraud_names is not a setting: the name patterns are fixed (macros/fraud_settings.sql)"
         ) }}
