@@ -47,8 +47,9 @@ def score_stack(
 
     A pure function of its arguments: no SPI, no files. That is what lets the
     numpy runtime run in PostgreSQL parallel workers (where plpy.execute fails:
-    no subtransactions in parallel mode) and on Greenplum segments; SQL passes
-    the model in from the registry (an InitPlan, evaluated once per query).
+    no subtransactions in parallel mode) and on Greenplum segments; the entry
+    point {schema}.score_stack (SECURITY DEFINER) reads the model from the registry
+    and passes it in: no caller hands the scorer bytes of its own.
     The bytes are hashed on every call (0.3 ms for the 2017 network, per
     stack), so the per-backend cache, keyed by that hash, is never stale.
     threads: how many threads score (0: every core of this host; below 0: the
