@@ -177,7 +177,8 @@ drop function if exists {{ schema }}.score_stack_numpy(bytea, bigint, bytea, tex
 drop function if exists {{ schema }}.score_stack_keras(bytea, bigint, bytea, text, text, text, float8, integer);
 drop function if exists {{ schema }}.read_model_file(text);
 -- the owner's functions, created afresh (dropped first) so that no grant of an
--- earlier installation survives: only their owner, through score_stack, calls them
+-- earlier installation survives, and revoked from PUBLIC in the same script that
+-- creates them: only their owner, through score_stack, calls them
 {%- for function in fraud_owner_functions(schema) %}
 drop function if exists {{ function }};
 {%- endfor %}
@@ -220,6 +221,9 @@ try:
 except ScoringError as exc:
     plpy.error('fraud scoring: %s' % exc)
 $fraud_scorer$;
+revoke all on function {{ schema }}.score_stack_{{ runtime }}(
+    bytea, bigint, bytea, text, text, float8, integer, text, boolean
+) from public;
 {%- endfor %}
 
 -- a model file inside model_dir (the directory a superuser allowed: var
@@ -236,6 +240,7 @@ try:
 except ScoringError as exc:
     plpy.error('fraud scoring: %s' % exc)
 $fraud_scorer$;
+revoke all on function {{ schema }}.model_file_contents(text, text) from public;
 
 -- The entry point of the roles that score (var fraud_scoring_roles): a stack and the
 -- NAME of a model, never its bytes. model_ref is a registered version, or
