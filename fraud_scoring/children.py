@@ -8,7 +8,7 @@ PostgreSQL server. Children are this package's own modules run with `python -m`.
 import os
 import sys
 
-from fraud_scoring.errors import ScoringError
+from fraud_scoring.errors import ChildInterrupted, ScoringError
 
 # The directory this copy of fraud_scoring was imported from: put first on the
 # child's path, so the child runs the same code as the backend (the installed
@@ -83,6 +83,9 @@ def extend_cpu_budget(seconds):
 
 def child_died(what, returncode, stderr):
     """The error for a child process (a model reader, a keras worker) that died: the server did not."""
+    import signal
+
     how = "was killed by signal %d" % -returncode if returncode < 0 else "exited with status %d" % returncode
     tail = stderr[-800:].decode("utf-8", "replace").strip()
-    return ScoringError(f"the {what} process {how} (the database server is unaffected): {tail}")
+    error = ChildInterrupted if -returncode in (signal.SIGINT, signal.SIGTERM) else ScoringError
+    return error(f"the {what} process {how} (the database server is unaffected): {tail}")

@@ -37,7 +37,7 @@ def check_stack_memory(n_rows, available, model_bytes=0):
     needed = n_rows * BYTES_PER_ROW_SCORING + MODEL_COPIES * model_bytes
     if available is not None and needed > available // 2:
         raise ScoringError(
-            "a stack of %d rows and a model of %d bytes need about %d MB to score, more than half of the %d MB "
-            "this server has available: lower var fraud_batch_rows"
-            % (n_rows, model_bytes, needed >> 20, available >> 20)
+            "a stack of %d rows needs about %d MB to score (a model of %d bytes included), more than half of "
+            "the %d MB this server has available: lower var fraud_batch_rows"
+            % (n_rows, needed >> 20, model_bytes, available >> 20)
         )

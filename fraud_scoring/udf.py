@@ -9,7 +9,7 @@ PL/Python's per-function dictionary, for the backend's life.
 import hashlib
 import json
 
-from fraud_scoring.errors import ScoringError
+from fraud_scoring.errors import ChildInterrupted, ScoringError
 from fraud_scoring.memory import available_memory, check_stack_memory
 from fraud_scoring.model_audit import ModelFileRefused, checked_threshold
 from fraud_scoring.model_files import read_model_file
@@ -92,10 +92,17 @@ def score_stack_or_warn(plpy, SD, model_label, fail_on_error, *args, **kwargs):
     """score_stack for {schema}.score_stack_{runtime}: a ScoringError is raised (fail_on_error) or
     becomes a WARNING naming the model and NULL, so one broken challenger does not stop the champion.
 
-    Only ScoringError is caught: a query cancel or any other error of the server is never swallowed.
+    Only ScoringError is caught: a query cancel or any other error of the server is never swallowed,
+    nor is a child killed by the cancel's signal (ChildInterrupted) turned into a NULL.
     """
     try:
         return score_stack(SD, *args, **kwargs)
+    except ChildInterrupted as exc:
+        # A cancel (or terminate) of this backend reaches its children too (PostgreSQL signals the
+        # process group). Emitting a message checks for interrupts: PostgreSQL raises the pending
+        # cancel there, and the query fails as cancelled, never as scored-NULL or as our error.
+        plpy.warning("fraud scoring: model %s: %s" % (model_label, exc))
+        raise
     except ScoringError as exc:
         if fail_on_error or fail_on_error is None:
             raise
