@@ -1,9 +1,11 @@
 """Reading the Dense layers of a Keras .h5 with h5py, and the child that does it for the database.
 
 Reading a .h5 means parsing its bytes with HDF5, a C library: in the database it
-runs in a child process (the scoring functions take the model as an argument, so
-its bytes are input), where a crash only fails the query; tests and the benchmark
-floor may read in-process (read_dense_layers).
+runs in a child process under memory and CPU-time limits (children.limit_resources),
+where a crash or a runaway only fails the query; tests, registration and the
+benchmark floor may read in-process (read_dense_layers). Either way the file is
+audited first (model_audit.audit_h5): plain float32 data inside the file, nothing
+that points elsewhere or inflates, before any dataset is read.
 
 The child, `python -m fraud_scoring.h5_reader`: .h5 bytes on stdin; one JSON line
 (the layers, or an error) and the weights as little-endian float32 on stdout.
@@ -17,11 +19,20 @@ import numpy as np
 
 from fraud_scoring import children
 from fraud_scoring.errors import ScoringError
+from fraud_scoring.model_audit import (
+    ACCEPTED_LAYERS,
+    MAX_DIMENSION,
+    ModelFileRefused,
+    audit_h5,
+    check_model_size,
+)
 from fraud_scoring.network import ACTIVATIONS
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 CHILD_ARGS = children.module_args("fraud_scoring.h5_reader")
 CHILD_TIMEOUT_S = 300
+CHILD_MEMORY_BYTES = 1 << 30  # address space: Python, NumPy, h5py and at most MAX_WEIGHT_BYTES of weights
+CHILD_CPU_S = 60
 
 
 def require_hdf5(h5_bytes):
@@ -30,13 +41,32 @@ def require_hdf5(h5_bytes):
 
 
 def _open_h5(h5_bytes):
+    """The file, opened from memory and audited (model_audit): refused before any dataset is read."""
     import h5py
 
     require_hdf5(h5_bytes)
     try:
-        return h5py.File(io.BytesIO(bytes(h5_bytes)), "r")
+        check_model_size(len(h5_bytes))
+    except ModelFileRefused as exc:
+        raise ScoringError(str(exc)) from None
+    try:
+        f = h5py.File(io.BytesIO(bytes(h5_bytes)), "r")
     except OSError as exc:
         raise ScoringError("model bytes are a corrupt or truncated HDF5 file: %s" % exc) from None
+    try:
+        audit_h5(f, len(h5_bytes))
+    except ModelFileRefused as exc:
+        f.close()
+        raise ScoringError(str(exc)) from None
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:
+        f.close()
+        raise ScoringError("model bytes are a corrupt HDF5 file: %s" % exc) from None
+    return f
+
+
+def audit_model_bytes(h5_bytes):
+    """Refuse bytes outside the accepted subset (model_audit) without reading any weights (in this process)."""
+    _open_h5(h5_bytes).close()
 
 
 def _layer_weights(group):
@@ -56,7 +86,10 @@ def read_dense_layers(h5_bytes):
     with _open_h5(h5_bytes) as f:
         if "model_config" not in f.attrs or "model_weights" not in f:
             raise ScoringError("the HDF5 file is not a saved Keras model (no model_config / model_weights)")
-        config = json.loads(f.attrs["model_config"])
+        try:
+            config = json.loads(f.attrs["model_config"])
+        except (ValueError, TypeError) as exc:
+            raise ScoringError("the model's model_config is not valid JSON: %s" % exc) from None
         if config.get("class_name") != "Sequential":
             raise ScoringError("numpy runtime supports Sequential models only, found %s" % config.get("class_name"))
         layers = []
@@ -66,7 +99,8 @@ def read_dense_layers(h5_bytes):
                 continue
             if kind != "Dense":
                 raise ScoringError(
-                    "numpy runtime does not support layer %s (%s); use runtime 'keras'" % (cfg["name"], kind)
+                    "numpy runtime does not support layer %s (%s; accepted: %s); use runtime 'keras'"
+                    % (cfg["name"], kind, ", ".join(ACCEPTED_LAYERS))
                 )
             activation = cfg.get("activation", "linear")
             if activation not in ACTIVATIONS:
@@ -79,8 +113,18 @@ def read_dense_layers(h5_bytes):
             weights = _layer_weights(f["model_weights"][cfg["name"]])
             if "kernel" not in weights:
                 raise ScoringError("the .h5 has no kernel for layer %s" % cfg["name"])
-            bias = weights.get("bias", np.zeros(weights["kernel"].shape[1], dtype=np.float32))
-            layers.append((weights["kernel"], bias, activation))
+            kernel = weights["kernel"]
+            units = cfg.get("units")
+            if kernel.ndim != 2 or (units is not None and kernel.shape[1] != units):
+                raise ScoringError(
+                    "the kernel of layer %s has shape %s, not (inputs, %s units)" % (cfg["name"], kernel.shape, units)
+                )
+            bias = weights.get("bias", np.zeros(kernel.shape[1], dtype=np.float32))
+            if bias.shape != (kernel.shape[1],):
+                raise ScoringError(
+                    "the bias of layer %s has shape %s, not (%d,)" % (cfg["name"], bias.shape, kernel.shape[1])
+                )
+            layers.append((kernel, bias, activation))
     return layers
 
 
@@ -94,7 +138,7 @@ def read_dense_layers_in_child(h5_bytes):
             input=bytes(h5_bytes),
             capture_output=True,
             timeout=CHILD_TIMEOUT_S,
-            env=children.child_env(),
+            env=children.child_env(**children.limits_env(CHILD_MEMORY_BYTES, CHILD_CPU_S)),
         )
     except subprocess.TimeoutExpired:
         raise ScoringError("reading the model took over %d s" % CHILD_TIMEOUT_S) from None
@@ -108,6 +152,8 @@ def read_dense_layers_in_child(h5_bytes):
     for layer in info["layers"]:
         arrays = []
         for shape in (layer["kernel"], layer["bias"]):
+            if not all(0 <= d <= MAX_DIMENSION for d in shape):
+                raise ScoringError("the model reader returned a layer of shape %s" % (shape,))
             count = int(np.prod(shape))
             if offset + 4 * count > len(blob):
                 raise ScoringError("the model reader returned truncated weights")
@@ -120,6 +166,7 @@ def read_dense_layers_in_child(h5_bytes):
 
 def main():
     """The child: .h5 bytes on stdin -> JSON head line + little-endian float32 weights on stdout."""
+    children.limit_resources()  # before reading a byte of the model
     out = sys.stdout.buffer
     try:
         layers = read_dense_layers(sys.stdin.buffer.read())

@@ -25,12 +25,20 @@ from fraud_scoring.network import PREDICT_CHUNK_ROWS
 from fraud_scoring.threads import scoring_threads
 
 WORKER_ARGS = children.module_args("fraud_scoring.keras_worker")
+# TensorFlow maps ~2.3 GB of address space to score the 2017 network on 2 cores (thread
+# stacks grow with the cores); weights are at most model_audit.MAX_WEIGHT_BYTES.
+WORKER_MEMORY_BYTES = 8 << 30
+WORKER_LOAD_CPU_S = 300  # CPU seconds to import TensorFlow and load the model
+WORKER_BATCH_CPU_S = 600  # CPU seconds for each batch after that (see children.extend_cpu_budget)
 
 
 def main():
     """The worker: load the model sent on stdin, then score batches until stdin closes."""
     import tempfile
 
+    from fraud_scoring.h5_reader import audit_model_bytes
+
+    children.limit_resources()  # before reading a byte of the model
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     src, out = sys.stdin.buffer, sys.stdout.buffer
 
@@ -40,13 +48,19 @@ def main():
         out.flush()
 
     (size,) = struct.unpack("<q", src.read(8))
+    h5_bytes = src.read(size)
+    try:
+        audit_model_bytes(h5_bytes)  # the same subset as the numpy runtime's: plain data, in the file
+    except ScoringError as exc:
+        reply_error(str(exc))
+        return 0
     fd, path = tempfile.mkstemp(suffix=".h5")
     try:
-        os.write(fd, src.read(size))
+        os.write(fd, h5_bytes)
         os.close(fd)
         import keras
 
-        model = keras.models.load_model(path, compile=False)
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:
         reply_error("Keras cannot load the model: %s" % exc)
         return 0
@@ -60,6 +74,7 @@ def main():
         if len(head) < 8:
             break
         (rows,) = struct.unpack("<q", head)
+        children.extend_cpu_budget(WORKER_BATCH_CPU_S)
         x = np.frombuffer(src.read(rows * width * 4), dtype="<f4").reshape(rows, width)
         prob = model.predict(x, batch_size=PREDICT_CHUNK_ROWS, verbose=0)
         out.write(np.asarray(prob, dtype="<f4").reshape(-1).tobytes())
@@ -80,7 +95,11 @@ class KerasModel:
         self._proc = subprocess.Popen(
             children.command(WORKER_ARGS),
             # TensorFlow's thread pools: as many threads as the numpy runtime would use
-            env=children.child_env(TF_NUM_INTRAOP_THREADS=threads, TF_NUM_INTEROP_THREADS="1"),
+            env=children.child_env(
+                TF_NUM_INTRAOP_THREADS=threads,
+                TF_NUM_INTEROP_THREADS="1",
+                **children.limits_env(WORKER_MEMORY_BYTES, WORKER_LOAD_CPU_S),
+            ),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,

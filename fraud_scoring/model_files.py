@@ -5,6 +5,7 @@ import json
 import os
 
 from fraud_scoring.errors import ScoringError
+from fraud_scoring.model_audit import MAX_MODEL_FILE_BYTES
 
 
 def resolve_model_path(model_dir, path):
@@ -33,7 +34,9 @@ def read_model_file(model_dir, path):
     meta_path = os.path.join(os.path.dirname(full), "metadata.json")
     try:
         with open(full, "rb") as f:
-            h5_bytes = f.read()
+            h5_bytes = f.read(MAX_MODEL_FILE_BYTES + 1)
+        if len(h5_bytes) > MAX_MODEL_FILE_BYTES:
+            raise ScoringError(f"model file {path!r} is over the limit of {MAX_MODEL_FILE_BYTES} bytes")
         with open(meta_path) as f:
             metadata = json.load(f)
     except OSError as exc:

@@ -9,8 +9,9 @@ PL/Python's per-function dictionary, for the backend's life.
 import hashlib
 import json
 
-from fraud_scoring.errors import ScoringError
+from fraud_scoring.errors import ChildInterrupted, ScoringError
 from fraud_scoring.memory import available_memory, check_stack_memory
+from fraud_scoring.model_audit import ModelFileRefused, checked_threshold
 from fraud_scoring.model_files import read_model_file
 from fraud_scoring.probe import probe_packages
 from fraud_scoring.scorer import load_scorer
@@ -21,8 +22,9 @@ __all__ = [
     "ScoringError",
     "model_file_info",
     "probe_packages",
-    "read_model_file_in_database",
+    "model_file_contents",
     "score_stack",
+    "score_stack_or_warn",
     "scoring_package",
 ]
 
@@ -45,8 +47,9 @@ def score_stack(
 
     A pure function of its arguments: no SPI, no files. That is what lets the
     numpy runtime run in PostgreSQL parallel workers (where plpy.execute fails:
-    no subtransactions in parallel mode) and on Greenplum segments; SQL passes
-    the model in from the registry (an InitPlan, evaluated once per query).
+    no subtransactions in parallel mode) and on Greenplum segments; the entry
+    point {schema}.score_stack (SECURITY DEFINER) reads the model from the registry
+    and passes it in: no caller hands the scorer bytes of its own.
     The bytes are hashed on every call (0.3 ms for the 2017 network, per
     stack), so the per-backend cache, keyed by that hash, is never stale.
     threads: how many threads score (0: every core of this host; below 0: the
@@ -60,9 +63,9 @@ def score_stack(
     """
     if stack is None or n_rows is None:
         raise ScoringError("a NULL stack or row count: stacks come from string_agg over at least one row")
-    check_stack_memory(n_rows, available_memory())
     if model_h5 is None or model_metadata is None or model_sha256 is None:
         raise ScoringError("no model: the selected model is not in the registry (deleted after dbt compiled the run?)")
+    check_stack_memory(n_rows, available_memory(), len(model_h5))
     sha = hashlib.sha256(model_h5).hexdigest()
     if sha != model_sha256:
         raise ScoringError("model bytes do not match their registered sha256: the stored model is corrupt")
@@ -85,6 +88,28 @@ def score_stack(
     return [sql_array_text(bits), reasons_json_text(ids, reasons)]
 
 
+def score_stack_or_warn(plpy, SD, model_label, fail_on_error, *args, **kwargs):
+    """score_stack for {schema}.score_stack_{runtime}: a ScoringError is raised (fail_on_error) or
+    becomes a WARNING naming the model and NULL, so one broken challenger does not stop the champion.
+
+    Only ScoringError is caught: a query cancel or any other error of the server is never swallowed,
+    nor is a child killed by the cancel's signal (ChildInterrupted) turned into a NULL.
+    """
+    try:
+        return score_stack(SD, *args, **kwargs)
+    except ChildInterrupted as exc:
+        # A cancel (or terminate) of this backend reaches its children too (PostgreSQL signals the
+        # process group). Emitting a message checks for interrupts: PostgreSQL raises the pending
+        # cancel there, and the query fails as cancelled, never as scored-NULL or as our error.
+        plpy.warning("fraud scoring: model %s: %s" % (model_label, exc))
+        raise
+    except ScoringError as exc:
+        if fail_on_error or fail_on_error is None:
+            raise
+        plpy.warning("fraud scoring: model %s not scored: %s" % (model_label, exc))
+        return None
+
+
 def _plan(plpy, SD, sql):
     plans = SD.setdefault("plans", {})
     if sql not in plans:
@@ -102,12 +127,18 @@ def _model_dir(plpy, SD, schema):
 def model_file_info(plpy, SD, schema, path):
     """Entry point of {schema}.model_file_info: what dbt needs to know at compile time."""
     _, metadata, sha = read_model_file(_model_dir(plpy, SD, schema), path)
-    return [(metadata["model_version"], sha, float(metadata.get("threshold", 0.5)))]
+    try:
+        threshold = checked_threshold(metadata.get("threshold", 0.5), f"the threshold in the metadata of {path!r}")
+    except ModelFileRefused as exc:
+        raise ScoringError(str(exc)) from None
+    return [(metadata["model_version"], sha, threshold)]
 
 
-def read_model_file_in_database(plpy, SD, schema, path):
-    """Entry point of {schema}.read_model_file: (model_h5, metadata, sha256) of a model file."""
-    h5_bytes, metadata, sha = read_model_file(_model_dir(plpy, SD, schema), path)
+def model_file_contents(model_dir, path):
+    """Entry point of {schema}.model_file_contents: (model_h5, metadata, sha256) of a model file inside
+    model_dir. No SPI (score_stack reads model_dir and calls it, in parallel workers too); only the
+    installer may call it, so model_dir is always the one a superuser set."""
+    h5_bytes, metadata, sha = read_model_file(model_dir or "", path)
     return [(h5_bytes, json.dumps(metadata), sha)]
 
 

@@ -167,10 +167,5 @@
     {%- if threshold is none or threshold == '' -%}
         {{ return('null') }}
     {%- endif -%}
-    {%- if not modules.re.fullmatch('0?\.[0-9]+', threshold | string) or (threshold | float) <= 0 -%}
-        {{ exceptions.raise_compiler_error(
-            "threshold must be a number strictly between 0 and 1, got " ~ (threshold | string | tojson)
-        ) }}
-    {%- endif -%}
-    {{ return(threshold | string) }}
+    {{ return(fraud_checked_threshold(threshold, 'threshold') | string) }}
 {%- endmacro %}

@@ -52,10 +52,11 @@
 {%- endmacro %}
 
 {% macro fraud_scoring_functions(schema) -%}
+    {#- What the roles in var fraud_scoring_roles may execute: the SECURITY DEFINER entry
+        point, which takes a model's name, never its bytes, and functions of no input
+        (or of a path checked against the allowed directory) that return no file's content. -#}
     {{ return([
-        schema ~ '.score_stack_numpy(bytea, bigint, bytea, text, text, text, float8, integer)',
-        schema ~ '.score_stack_keras(bytea, bigint, bytea, text, text, text, float8, integer)',
-        schema ~ '.read_model_file(text)',
+        schema ~ '.score_stack(bytea, bigint, text, text, float8, integer, boolean)',
         schema ~ '.model_file_info(text)',
         schema ~ '.probe_packages()',
         schema ~ '.scoring_package()',
@@ -63,10 +64,23 @@
     ]) }}
 {%- endmacro %}
 
+{% macro fraud_owner_functions(schema) -%}
+    {#- The untrusted-language functions that take model bytes or a directory: the
+        installer's alone (score_stack calls them as their owner). -#}
+    {{ return([
+        schema ~ '.score_stack_numpy(bytea, bigint, bytea, text, text, float8, integer, text, boolean)',
+        schema ~ '.score_stack_keras(bytea, bigint, bytea, text, text, float8, integer, text, boolean)',
+        schema ~ '.model_file_contents(text, text)',
+    ]) }}
+{%- endmacro %}
+
 {% macro fraud_grant_scoring(schema, roles) -%}
-    {#- plpython3u is untrusted: the functions run with the server's OS rights, so
-        only the roles named may call them. They read the registry, nothing else. -#}
-    {%- for function in fraud_scoring_functions(schema) %}
+    {#- plpython3u is untrusted: its functions run with the server's OS rights. A scoring
+        role gets the entry point (score_stack), which reads the model from the registry
+        (or the allowed directory) itself, and the harmless helpers; the functions that
+        take model bytes are created afresh by every install (fraud_scoring_ddl drops
+        them first), so no earlier grant survives, and EXECUTE is revoked from PUBLIC. -#}
+    {%- for function in fraud_scoring_functions(schema) + fraud_owner_functions(schema) %}
     revoke all on function {{ function }} from public;
     {%- endfor %}
     {%- for role in roles %}
@@ -152,21 +166,31 @@ create table if not exists {{ schema }}.deployment_history (
 {{ fraud_install_change_log(schema) }}
 
 -- earlier installations returned a composite (ids and probabilities) from a
--- five-argument function, then probabilities alone from a six-argument one
+-- five-argument function, then probabilities alone from a six-argument one, then
+-- took the model's bytes from their caller (eight arguments), as did read_model_file
 drop function if exists {{ schema }}.score_stack_numpy(bytea, bigint, bytea, text, text);
 drop function if exists {{ schema }}.score_stack_keras(bytea, bigint, bytea, text, text);
 drop type if exists {{ schema }}.scored_stack;
 drop function if exists {{ schema }}.score_stack_numpy(bytea, bigint, bytea, text, text, integer);
 drop function if exists {{ schema }}.score_stack_keras(bytea, bigint, bytea, text, text, integer);
+drop function if exists {{ schema }}.score_stack_numpy(bytea, bigint, bytea, text, text, text, float8, integer);
+drop function if exists {{ schema }}.score_stack_keras(bytea, bigint, bytea, text, text, text, float8, integer);
+drop function if exists {{ schema }}.read_model_file(text);
+-- the owner's functions, created afresh (dropped first) so that no grant of an
+-- earlier installation survives, and revoked from PUBLIC in the same script that
+-- creates them: only their owner, through score_stack, calls them
+{%- for function in fraud_owner_functions(schema) %}
+drop function if exists {{ function }};
+{%- endfor %}
 
 {%- for runtime in ['numpy', 'keras'] %}
 
 -- A pure function of its arguments: the stack and the model (bytes, metadata,
--- sha256), which SQL reads from the registry once per query. No SPI, no files:
--- so it can run where plpy.execute cannot (PostgreSQL parallel workers) and on
--- every Greenplum segment. keras is parallel unsafe: TensorFlow in a parallel
--- worker crashed the server here. Not STRICT: a NULL model (deleted from the
--- registry after dbt compiled the run) must fail, not silently score nothing.
+-- sha256), which score_stack reads from the registry. No SPI, no files: so it can
+-- run where plpy.execute cannot (PostgreSQL parallel workers) and on every
+-- Greenplum segment. Its owner's alone: the bytes it parses are a model's,
+-- never a caller's. Not STRICT: a NULL model (deleted from the registry after dbt
+-- compiled the run) must fail, not silently score nothing.
 -- Returns two texts: the stack's probabilities, in stack order, as the text of an
 -- integer[] of their float32 bit patterns (one string parsed by array_in is far
 -- cheaper than PL/Python's per-element conversion of a returned list, and
@@ -174,26 +198,100 @@ drop function if exists {{ schema }}.score_stack_keras(bytea, bigint, bytea, tex
 -- back into its exact value; a row with a non-finite feature gets a NaN of its own,
 -- the quarantined mark); and the reason codes of the rows at or above reason_threshold,
 -- as one JSON object keyed by transaction id (numpy runtime; NULL when there are none).
--- features: the names SQL packed, in order (checked against the model's).
--- threads: 0 for every core of the host.
-create or replace function {{ schema }}.score_stack_{{ runtime }}(
+-- The features SQL packs (the stack contract) are checked against the model's.
+-- threads: 0 for every core of the host. model_label names the model in a warning:
+-- with fail_on_error false, a problem with the model or the stack (a ScoringError)
+-- returns NULL and a WARNING instead of an error.
+create function {{ schema }}.score_stack_{{ runtime }}(
     stack bytea, n_rows bigint, model_h5 bytea, model_metadata text, model_sha256 text,
-    features text, reason_threshold float8, threads integer
+    reason_threshold float8, threads integer, model_label text, fail_on_error boolean
 )
 returns text []
 language plpython3u
 immutable{{ fraud_install_parallel_label('safe' if runtime == 'numpy' else 'unsafe') }}
 as $fraud_scorer$
-{{ _fraud_scoring_import('score_stack') }}
+{{ _fraud_scoring_import('score_stack_or_warn') }}
 try:
-    return score_stack(
-        SD, stack, n_rows, model_h5, model_metadata, model_sha256, '{{ runtime }}', threads, features, reason_threshold,
+    return score_stack_or_warn(
+        plpy, SD, model_label, fail_on_error,
+        stack, n_rows, model_h5, model_metadata, model_sha256, '{{ runtime }}', threads,
+        {{ fraud_quote_literal(fraud_feature_columns() | join(',')) }}, reason_threshold,
         {{ _fraud_scorer_contract() }}
     )
 except ScoringError as exc:
     plpy.error('fraud scoring: %s' % exc)
 $fraud_scorer$;
+revoke all on function {{ schema }}.score_stack_{{ runtime }}(
+    bytea, bigint, bytea, text, text, float8, integer, text, boolean
+) from public;
 {%- endfor %}
+
+-- a model file inside model_dir (the directory a superuser allowed: var
+-- fraud_model_dir at install, read by score_stack): (bytes, metadata, sha256).
+-- No SPI, so score_stack can call it in a parallel worker; its owner's alone.
+create function {{ schema }}.model_file_contents(model_dir text, path text)
+returns table (model_h5 bytea, metadata text, sha256 text)
+language plpython3u
+stable{{ fraud_install_parallel_label('safe') }}
+as $fraud_scorer$
+{{ _fraud_scoring_import('model_file_contents') }}
+try:
+    return model_file_contents(model_dir, path)
+except ScoringError as exc:
+    plpy.error('fraud scoring: %s' % exc)
+$fraud_scorer$;
+revoke all on function {{ schema }}.model_file_contents(text, text) from public;
+
+-- The entry point of the roles that score (var fraud_scoring_roles): a stack and the
+-- NAME of a model, never its bytes. model_ref is a registered version, or
+-- 'file:<path>' for a model file inside the directory a superuser allowed. It reads
+-- the model itself, as its owner (SECURITY DEFINER, search_path pinned, every name
+-- qualified), and hands it to the runtime's scorer, which parses it in a child
+-- process under limits after auditing it (fraud_scoring.model_audit). A ScoringError
+-- fails the query (fail_on_error) or gives NULL and a WARNING naming the model.
+-- PARALLEL SAFE: it reads tables and calls PL/Python without SPI (the numpy scorer
+-- runs in parallel workers; the keras one runs TensorFlow in a child process,
+-- never in the backend or worker). Greenplum segments read the replicated registry.
+create or replace function {{ schema }}.score_stack(
+    stack bytea, n_rows bigint, model_ref text, runtime text, reason_threshold float8, threads integer,
+    fail_on_error boolean
+)
+returns text []
+language plpgsql
+stable security definer{{ fraud_install_parallel_label('safe') }}
+set search_path = pg_catalog, pg_temp
+as $fraud_entry$
+declare
+    found_h5 bytea;
+    found_metadata text;
+    found_sha256 text;
+begin
+    if runtime is null or runtime not in ('numpy', 'keras') then
+        raise exception 'fraud scoring: unknown runtime %: numpy or keras', coalesce(runtime, 'NULL');
+    end if;
+    if model_ref like 'file:%' then
+        select f.model_h5, f.metadata, f.sha256 into found_h5, found_metadata, found_sha256
+        from {{ schema }}.model_file_contents(
+            coalesce((select i.version from {{ schema }}.installation as i where i.component = 'model_dir'), ''),
+            pg_catalog.substr(model_ref, 6)
+        ) as f;
+    else
+        select m.model_h5, m.metadata::text, m.sha256 into found_h5, found_metadata, found_sha256
+        from {{ schema }}.models as m
+        where m.model_version = model_ref;
+    end if;
+    if runtime = 'numpy' then
+        return {{ schema }}.score_stack_numpy(
+            stack, n_rows, found_h5, found_metadata, found_sha256, reason_threshold, threads,
+            coalesce(model_ref, 'NULL'), fail_on_error
+        );
+    end if;
+    return {{ schema }}.score_stack_keras(
+        stack, n_rows, found_h5, found_metadata, found_sha256, reason_threshold, threads,
+        coalesce(model_ref, 'NULL'), fail_on_error
+    );
+end
+$fraud_entry$;
 
 -- The float32 whose bit pattern is `bits`, as a float8 (exact): sign, exponent
 -- and mantissa; 0 and subnormals, infinities and NaN included. A single SQL
@@ -213,13 +311,6 @@ as $$
         end
         * case when bits < 0 then -1 else 1 end
 $$;
-
--- a model file (var fraud_model_path), read only inside the directory a
--- superuser allowed (var fraud_model_dir at install)
-{{ _fraud_model_file_function(
-    schema, 'read_model_file', 'table (model_h5 bytea, metadata text, sha256 text)',
-    'read_model_file_in_database'
-) }}
 
 -- what dbt needs to know, at compile time, of a model file (var fraud_model_path)
 {{ _fraud_model_file_function(

@@ -56,14 +56,20 @@
 {%- endmacro %}
 
 {% macro fraud_name_pattern(kind) -%}
-    {#- The pattern a name must match in full (kind: model_version or identifier):
-        vars.fraud_names in dbt_project.yml, which Python reads too (warehouse.names). -#}
-    {%- set names = var('fraud_names', {}) -%}
-    {%- if names is string -%}
-        {#- only under sqlfluff, whose var() renders text: .sqlfluff_lib/dbt_project.py -#}
-        {%- set names = dbt_project.vars['fraud_names'] -%}
+    {#- The pattern a name must match in full (kind: model_version or identifier).
+        Constants, not settings: validation that a var could replace is no validation
+        (a var fraud_names once let fraud_schema carry SQL into on-run-start).
+        warehouse/names.py states the same two for Python; a test checks they agree. -#}
+    {#- (under sqlfluff, whose var() renders text, dbt_project is defined: .sqlfluff_lib) -#}
+    {%- if var('fraud_names', none) is not none and dbt_project is not defined -%}
+        {{ exceptions.raise_compiler_error(
+            "var fraud_names is not a setting: the name patterns are fixed (macros/fraud_settings.sql)"
+        ) }}
     {%- endif -%}
-    {{ return(names[kind]) }}
+    {{ return({
+        'model_version': '[A-Za-z0-9._-]{1,128}',
+        'identifier': '[a-z_][a-z0-9_]{0,62}',
+    }[kind]) }}
 {%- endmacro %}
 
 {% macro fraud_identifier(name, what) -%}
@@ -133,10 +139,13 @@
     {%- for row in rows -%}
         {%- do _fraud_check_feature_order(row[0], row[4]) -%}
         {%- set own = row[2] if row[2] is not none else row[1] -%}
-        {%- set threshold = _fraud_threshold(own) if row[3] == 'champion' else own | float -%}
+        {%- set model_threshold = fraud_checked_threshold(row[1], "the threshold in the metadata of " ~ row[0]) -%}
+        {%- set own = fraud_checked_threshold(row[2], "the deployed threshold of " ~ row[0])
+            if row[2] is not none else model_threshold -%}
+        {%- set threshold = _fraud_threshold(own, row[0]) if row[3] == 'champion' else own -%}
         {%- do models.append({
             'version': row[0], 'role': row[3], 'threshold': threshold,
-            'reason_threshold': [threshold, row[1] | float, own | float] | min, 'ref': row[0],
+            'reason_threshold': [threshold, model_threshold, own] | min, 'ref': row[0],
         }) -%}
     {%- endfor -%}
     {{ return(models) }}
@@ -161,17 +170,29 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro _fraud_threshold(model_threshold) -%}
-    {#- var fraud_threshold when given, else the model's own. -#}
+{% macro _fraud_threshold(model_threshold, version='the model') -%}
+    {#- var fraud_threshold when given, else the model's own; either must be a finite
+        number strictly between 0 and 1 (fraud_checked_threshold). -#}
     {%- set threshold = var('fraud_threshold', none) -%}
     {%- if threshold is none or threshold == '' -%}
-        {{ return(model_threshold | float) }}
-    {%- elif not modules.re.fullmatch('0?\.[0-9]+', threshold | string) -%}
+        {{ return(fraud_checked_threshold(model_threshold, "the threshold in the metadata of " ~ version)) }}
+    {%- endif -%}
+    {{ return(fraud_checked_threshold(threshold, 'var fraud_threshold')) }}
+{%- endmacro %}
+
+{% macro fraud_checked_threshold(value, what) -%}
+    {#- A threshold as a float: a decimal number strictly between 0 and 1 (0.5, .05), checked
+        as text first, so that NaN, Infinity, 1e-3, 0 and 1 never reach SQL. The one check
+        of every threshold the macros take: var fraud_threshold, the deployment operations'
+        arguments, a registered model's own (registration checks it too:
+        fraud_scoring.model_audit.checked_threshold). -#}
+    {%- set text = value | string | trim -%}
+    {%- if not modules.re.fullmatch('0?\.[0-9]{1,17}', text) or (text | float) <= 0 or (text | float) >= 1 -%}
         {{ exceptions.raise_compiler_error(
-            "var fraud_threshold must be a number strictly between 0 and 1, got " ~ (threshold | string | tojson)
+            what ~ " must be a number strictly between 0 and 1, got " ~ (value | string | tojson)
         ) }}
     {%- endif -%}
-    {{ return(threshold | float) }}
+    {{ return(text | float) }}
 {%- endmacro %}
 
 {% macro _fraud_model_file(path) -%}
@@ -192,24 +213,10 @@
     {%- set info = run_query(
         "select model_version, threshold from " ~ fraud_schema() ~ ".model_file_info(" ~ fraud_quote_literal(path) ~ ")"
     ).rows[0] -%}
-    {%- set threshold = _fraud_threshold(info[1]) -%}
+    {%- set own = fraud_checked_threshold(info[1], "the threshold in the metadata of " ~ info[0]) -%}
+    {%- set threshold = _fraud_threshold(own, info[0]) -%}
     {{ return({'version': info[0], 'role': 'champion', 'threshold': threshold,
-               'reason_threshold': [threshold, info[1] | float] | min, 'ref': 'file:' ~ path}) }}
-{%- endmacro %}
-
-{% macro fraud_model_arguments(model) -%}
-    {#- The model as the scoring function's last three arguments (bytes, metadata,
-        sha256): uncorrelated scalar subqueries, which the database evaluates once
-        per query (InitPlans) and hands to every stack, worker and segment. -#}
-    {%- set schema = fraud_schema() -%}
-    {%- if model.ref.startswith('file:') -%}
-        {%- set source = schema ~ '.read_model_file(' ~ fraud_quote_literal(model.ref[5:]) ~ ') as m' -%}
-    {%- else -%}
-        {%- set source = fraud_registry() ~ ' as m where m.model_version = ' ~ fraud_quote_literal(model.ref) -%}
-    {%- endif -%}
-    (select m.model_h5 from {{ source }}),
-    (select m.metadata::text from {{ source }}),
-    (select m.sha256 from {{ source }})
+               'reason_threshold': [threshold, own] | min, 'ref': 'file:' ~ path}) }}
 {%- endmacro %}
 
 {% macro fraud_quarantine_severity() -%}

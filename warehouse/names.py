@@ -1,25 +1,23 @@
 """The names the project accepts: a model version, a schema name.
 
-Their one definition is vars.fraud_names in dbt_project.yml; the macros read it with
-fraud_name_pattern(), this module for the Python tools (the registry).
+Constants, not settings: a pattern a var could replace would validate nothing. The
+macros state the same two (fraud_name_pattern() in macros/fraud_settings.sql); a test
+checks that they agree.
 """
 
 from __future__ import annotations
 
 import re
-from functools import cache
-from pathlib import Path
 
-from fraud_scoring.contract import PROJECT_FILE, project_vars
+NAME_PATTERNS = {
+    "model_version": "[A-Za-z0-9._-]{1,128}",  # the registry's key
+    "identifier": "[a-z_][a-z0-9_]{0,62}",  # a schema or column name, written into SQL unquoted
+}
 
 
-@cache
-def name_patterns(path: Path | str = PROJECT_FILE) -> dict[str, re.Pattern]:
-    """{kind: compiled pattern} of vars.fraud_names (kinds: model_version, identifier); match with fullmatch."""
-    names = project_vars(path).get("fraud_names")
-    if not isinstance(names, dict) or not {"model_version", "identifier"} <= set(names):
-        raise ValueError(f"{path}: vars.fraud_names must give the model_version and identifier patterns")
-    return {kind: re.compile(str(pattern)) for kind, pattern in names.items()}
+def name_patterns() -> dict[str, re.Pattern]:
+    """{kind: compiled pattern} (kinds: model_version, identifier); match with fullmatch."""
+    return {kind: re.compile(pattern) for kind, pattern in NAME_PATTERNS.items()}
 
 
 def pattern(kind: str) -> re.Pattern:

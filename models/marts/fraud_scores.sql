@@ -1,7 +1,6 @@
 {%- set models = fraud_scoring_models() -%}
 {%- set schema = fraud_schema() -%}
 {%- set runtime = fraud_scoring_runtime() -%}
-{%- set features = fraud_quote_literal(fraud_feature_columns() | join(',')) -%}
 
 {{
     config(
@@ -58,8 +57,10 @@ scored_{{ loop.index }} as (
     -- into each use of its result; it still runs in parallel workers); select-list
     -- unnests walk the stack's ids and the probabilities the call returns (float32
     -- bit patterns) in lockstep, and the stack's reason codes (one jsonb, parsed once
-    -- per stack: OFFSET 0 again) ride along. The model arguments are scalar subqueries
-    -- on purpose: InitPlans, read once per query and handed to parallel workers and segments
+    -- per stack: OFFSET 0 again) ride along. The call names the model; score_stack reads
+    -- it from the registry as its owner (a caller never hands the scorer model bytes).
+    -- A challenger's failure does not stop the champion: its call gives NULL and a
+    -- WARNING (fail_on_error false), its stacks stay unscored, and dbt test names it
     select
         calls.stack_id,
         calls.reasons,
@@ -75,9 +76,10 @@ scored_{{ loop.index }} as (
             select
                 stack_id,
                 transaction_ids,
-                {{ schema }}.score_stack_{{ runtime }}(
-                    stack, n_rows, {{ fraud_model_arguments(model) }},
-                    {{ features }}, {{ model.reason_threshold }}, {{ fraud_scoring_threads() }}
+                {{ schema }}.score_stack(
+                    stack, n_rows, {{ fraud_quote_literal(model.ref) }}, '{{ runtime }}',
+                    {{ model.reason_threshold }}, {{ fraud_scoring_threads() }},
+                    {{ 'true' if model.role == 'champion' else 'false' }}
                 ) as scored
             from stacks_{{ loop.index }}
             offset 0  -- noqa: AM09

@@ -89,6 +89,10 @@ def test_postgres_install_ddl_has_no_greenplum_clauses_and_labels_parallel_safet
     keras_fn = ddl[ddl.index("function fraud.score_stack_keras") :].split("$body$")[0]
     assert "parallel safe" in numpy_fn
     assert "parallel unsafe" in keras_fn  # TensorFlow in a parallel worker crashed the server
+    # the roles' entry point: the numpy scorer under it runs in parallel workers (keras: in a child process)
+    entry = ddl[ddl.index("function fraud.score_stack(") :]
+    assert "security definer parallel safe" in entry
+    assert "set search_path = pg_catalog, pg_temp" in entry
 
 
 @pytest.mark.database
@@ -116,11 +120,11 @@ def test_greenplum_stacks_group_rows_by_their_placement_key_not_the_segment(proj
     assert "lateral" not in stacks_sql  # the range scans need the source's key index: PostgreSQL only
     scores_sql = sql_clauses(compiled(project, "fraud_scores", **GREENPLUM))
     # the default threads: the host's cores shared by the primaries of the busiest host (1 here)
-    assert re.search(r"score_stack_numpy\(.*, -1\s*\) as scored", scores_sql, re.S), scores_sql
-    assert re.search(r"score_stack_numpy\(.*, 3\s*\) as scored", sql_clauses(
+    assert re.search(r"score_stack\(.*'numpy',\s*[0-9.e-]+, -1,\s*true\s*\) as scored", scores_sql, re.S), scores_sql
+    assert re.search(r"score_stack\(.*'numpy',\s*[0-9.e-]+, 3,\s*true\s*\) as scored", sql_clauses(
         compiled(project, "fraud_scores", **GREENPLUM, fraud_scoring_threads=3)), re.S)  # fmt: skip
     postgres_sql = sql_clauses(compiled(project, "fraud_scores"))
-    assert re.search(r"score_stack_numpy\(.*, 0\s*\) as scored", postgres_sql, re.S)
+    assert re.search(r"score_stack\(.*'numpy',\s*[0-9.e-]+, 0,\s*true\s*\) as scored", postgres_sql, re.S)
     # scoring reads the stored stacks alone, on both platforms (changes are the stacks model's)
     assert "lateral" not in scores_sql and "lateral" not in postgres_sql
 
@@ -141,7 +145,7 @@ def test_the_platform_is_asked_once_per_run_and_not_when_var_fraud_platform_name
     asked = "fraud_platform: asked the server (select version()): postgres"
     result = project.dbt("run", "--debug")
     assert result.stdout.count(asked) == 1, [line for line in result.stdout.splitlines() if "fraud_platform" in line]
-    assert "score_stack_numpy" in result.stdout  # the scores model ran, dispatching after the first answer
+    assert "score_stack(" in result.stdout  # the scores model ran, dispatching after the first answer
     forced = project.dbt("run", "--debug", "--select", "fraud_scores", fraud_platform="postgres")
     assert asked not in forced.stdout
 

@@ -13,7 +13,7 @@ from dbtdb import ROOT, drop_project, query, setup_project
 from training.data import write_synthetic_csv
 from warehouse.connection import connection
 from warehouse.loading import RAW_COLUMNS, load_csv, raw_table_ddl
-from warehouse.names import name_patterns
+from warehouse.names import NAME_PATTERNS, name_patterns
 from warehouse.registry import SCHEMA_RE, VERSION_RE
 
 ROWS = 300
@@ -29,9 +29,15 @@ def test_the_raw_table_stamps_each_row_with_its_load_time_and_copy_never_supplie
     assert "loaded_at" not in RAW_COLUMNS
 
 
-def test_the_name_patterns_are_dbt_project_vars_read_by_the_registry():
+def test_the_name_patterns_are_constants_the_macros_state_too():
+    """Not vars: a pattern a var could replace would validate nothing."""
     patterns = name_patterns()
-    assert (VERSION_RE, SCHEMA_RE) == (patterns["model_version"], patterns["identifier"])
+    assert VERSION_RE.pattern == patterns["model_version"].pattern == NAME_PATTERNS["model_version"]
+    assert SCHEMA_RE.pattern == patterns["identifier"].pattern == NAME_PATTERNS["identifier"]
+    macros = (ROOT / "macros" / "fraud_settings.sql").read_text()
+    for kind, text in NAME_PATTERNS.items():
+        assert f"'{kind}': '{text}'" in macros, kind
+    assert "fraud_names" not in (ROOT / "dbt_project.yml").read_text()
     assert VERSION_RE.fullmatch("fraud-mlp-606da3383acf") and not VERSION_RE.fullmatch("x'; drop")
     assert SCHEMA_RE.fullmatch("fraud") and not SCHEMA_RE.fullmatch("Fraud")
 
