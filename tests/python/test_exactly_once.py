@@ -130,6 +130,29 @@ def test_a_failed_scoring_run_leaves_the_decision_layer_in_place(project, ops):
     holds(project)
 
 
+def test_a_broken_challenger_does_not_stop_the_champion_and_dbt_test_names_it(project, ops):
+    champion = ops.champion()
+    other = project.version_b if champion == project.version_a else project.version_a
+    ops.add_challenger(other)
+    ops.run()
+    ops.append(7)
+    registry = f"{project.fraud_schema}.models"
+    saved = query(f"select model_h5 from {registry} where model_version = %s", [other])[0][0]
+    query(f"update {registry} set model_h5 = %s where model_version = %s", [b"broken", other])
+    try:
+        result = project.dbt("run")  # succeeds: the champion scores, the challenger's calls give NULL
+        assert "ERROR=0" in result.stdout, result.stdout[-3000:]
+        found = violations(project)  # the challenger misses the new rows, and nothing else is wrong
+        assert len(found) == 1 and found[0].startswith(f"{other}: ") and " missing: " in found[0], found
+        missing = int(found[0].split(": ")[1].split()[0])
+        failed = project.dbt("test", "--select", "fraud_scores_complete_for_every_deployed_model", check=False)
+        assert failed.returncode != 0 and f"Got {missing} results" in failed.stdout, failed.stdout[-2000:]
+    finally:
+        query(f"update {registry} set model_h5 = %s where model_version = %s", [saved, other])
+    ops.run()
+    holds(project)
+
+
 def test_promoting_a_version_that_has_never_scored_is_refused_until_it_has(project, ops):
     champion = ops.champion()
     other = project.version_b if champion == project.version_a else project.version_a
