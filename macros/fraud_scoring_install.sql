@@ -259,6 +259,10 @@ create or replace function {{ schema }}.score_stack(
 returns text []
 language plpgsql
 stable security definer{{ fraud_install_parallel_label('safe') }}
+-- what a call costs, for the planner: scoring a stack is milliseconds to seconds of work,
+-- not the default 100 operators' worth, so a plan that spreads the calls over parallel
+-- workers is preferred whenever there are stacks enough
+cost 100000
 set search_path = pg_catalog, pg_temp
 as $fraud_entry$
 declare
