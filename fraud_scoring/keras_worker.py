@@ -21,7 +21,7 @@ import numpy as np
 from fraud_scoring import children
 from fraud_scoring.errors import ScoringError
 from fraud_scoring.h5_reader import require_hdf5
-from fraud_scoring.network import PREDICT_CHUNK_ROWS
+from fraud_scoring.network import PREDICT_CHUNK_ROWS  # noqa: F401 (the keras batch, until it has its own)
 from fraud_scoring.threads import scoring_threads
 
 WORKER_ARGS = children.module_args("fraud_scoring.keras_worker")
