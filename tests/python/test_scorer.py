@@ -271,6 +271,95 @@ def test_a_dying_keras_worker_is_an_error_not_a_crash(model, stack):
         scorer.score(data, len(ids))
 
 
+class Canceled(Exception):
+    """What plpy.execute raises in a backend with a cancel pending (plpy.spiexceptions.QueryCanceled)."""
+
+
+class FakeBackend:
+    """children._Backend as inside PostgreSQL with a cancel pending: plpy.execute raises it."""
+
+    resolved = True
+
+    class pending:
+        value = 1
+
+    class plpy:
+        executed = []
+
+        @classmethod
+        def execute(cls, sql):
+            cls.executed.append(sql)
+            raise Canceled("canceling statement due to user request")
+
+        @staticmethod
+        def error(message, sqlstate=None):
+            raise Canceled(f"{sqlstate}: {message}")
+
+    @staticmethod
+    def in_parallel_mode():
+        return False
+
+    @classmethod
+    def get(cls):
+        return cls
+
+
+@pytest.fixture()
+def started(monkeypatch):
+    """The children started (children.popen), to see them ended."""
+    from fraud_scoring import children
+
+    procs, popen = [], children.popen
+
+    def recording(*args, **kwargs):
+        procs.append(popen(*args, **kwargs))
+        return procs[-1]
+
+    monkeypatch.setattr(children, "popen", recording)
+    return procs
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["backend", "parallel-mode"])
+def test_a_cancel_while_the_model_reader_works_ends_it_with_postgresqls_error(model, monkeypatch, started, parallel):
+    """No timing: the reader never finishes (it sleeps), the cancel is pending from the start."""
+    from fraud_scoring import children
+
+    h5, _ = model
+    monkeypatch.setattr(FakeBackend, "in_parallel_mode", staticmethod(lambda: parallel))
+    monkeypatch.setattr(children, "_Backend", FakeBackend)
+    monkeypatch.setattr(h5_reader, "CHILD_ARGS", ["-c", "import time; time.sleep(600)"])
+    message = "57014: canceling statement: an interrupt arrived" if parallel else "due to user request"
+    with pytest.raises(Canceled, match=message):
+        load_numpy_model(h5, 28, isolate=True)
+    assert len(started) == 1 and started[0].returncode == -9  # killed, and reaped
+
+
+def test_a_cancel_while_the_keras_worker_starts_ends_it_and_the_next_call_starts_another(model, monkeypatch, started):
+    from fraud_scoring import children
+
+    h5, _ = model
+    keras_model = KerasModel(h5, 28)
+    monkeypatch.setattr(children, "_Backend", FakeBackend)
+    with pytest.raises(Canceled, match="due to user request"):  # canceled while TensorFlow imports
+        KerasModel(h5, 28)
+    with pytest.raises(Canceled, match="due to user request"):  # canceled while it scores
+        keras_model.predict(np.zeros((5000, 28), np.float32))
+    assert [p.returncode for p in started] == [-9, -9]  # both workers killed, and reaped
+    assert started[0] is keras_model._proc
+    monkeypatch.undo()
+    assert keras_model.predict(np.zeros((3, 28), np.float32)).shape == (3,)  # a new worker
+
+
+def test_children_run_in_a_session_of_their_own(started):
+    """PostgreSQL signals a backend's process group: a cancel must reach the backend, not its children."""
+    import os
+
+    from fraud_scoring import children
+
+    done = children.run(children.command(["-c", "import os; print(os.getsid(0))"]), b"", 60, children.child_env())
+    assert int(done.stdout) == started[0].pid != os.getsid(0)
+
+
 def test_the_children_are_modules_of_the_same_fraud_scoring_copy(tmp_path):
     """The reader child and the keras worker are `python -m fraud_scoring....`, importing the parent's copy."""
     from fraud_scoring import children
