@@ -153,5 +153,29 @@ def test_numpys_own_loops_give_the_same_bits_without_their_wider_simd_targets(mo
         assert got["differences"] == [], (disabled, got["differences"][:20])
 
 
+def test_the_keras_runtime_gives_a_row_the_same_bits_in_every_stack(model_dir, tiny_data):
+    """Keras predicts batches of keras_worker.BATCH_ROWS, the last padded: one input shape."""
+    from fraud_scoring.keras_worker import BATCH_ROWS
+    from fraud_scoring.scorer import load_scorer
+    from training import artifacts
+
+    meta = artifacts.load_metadata(model_dir)
+    h5 = (model_dir / artifacts.MODEL_FILE).read_bytes()
+    x = np.ascontiguousarray(tiny_data.X[:4000], dtype=np.float32)
+    probes, filler = x[:32], x[32:]
+    for threads in (1, 2):  # TensorFlow's intra-op threads
+        scorer = load_scorer(h5, meta, "keras", threads=threads)
+        alone = scorer.predict(probes[:1])
+        if threads == 1:
+            first = alone
+        assert alone.view(np.int32) == first.view(np.int32)
+        for offset in (0, 1, 5, BATCH_ROWS - 33, BATCH_ROWS - 1, BATCH_ROWS, 2500):
+            got = scorer.predict(np.concatenate([filler[:offset], probes]))[offset:]
+            if offset == 0:
+                together = got
+            assert got[0].view(np.int32) == alone[0].view(np.int32), (threads, offset)
+            assert np.array_equal(got.view(np.int32), together.view(np.int32)), (threads, offset)
+
+
 if __name__ == "__main__":
     print(json.dumps(child(*sys.argv[1:3])))
