@@ -94,18 +94,17 @@ def check_interrupts():
     """Raise PostgreSQL's own error for a cancel or terminate that arrived while this backend waits.
 
     A read of the backend's InterruptPending: nothing else when none is pending, and nothing
-    outside a backend (tests, the benchmark: Python's own KeyboardInterrupt applies there).
+    outside a backend (tests, the benchmark: Python's own KeyboardInterrupt applies there) or
+    where the server's globals cannot be read (the cancel then acts when the child is done).
     When one is pending, plpy.execute (its executor checks for interrupts) raises PostgreSQL's
     error: "canceling statement due to user request", a statement timeout's, or the backend
     exits on a terminate. In parallel mode SPI cannot run (no subtransactions there): an error
     with the cancel's SQLSTATE, the leader's own error reaching the client.
     """
     backend = _Backend.get()
-    if backend.plpy is None:
-        return
-    if backend.pending is not None and not backend.pending.value:
-        return
-    if backend.in_parallel_mode is not None and backend.in_parallel_mode():
+    if backend.pending is None or not backend.pending.value:
+        return  # outside a backend, or a server that does not export its globals: the wait goes on
+    if backend.in_parallel_mode():
         backend.plpy.error(
             "canceling statement: an interrupt arrived while the backend waited for a child process",
             sqlstate="57014",
