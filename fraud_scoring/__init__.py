@@ -8,3 +8,8 @@ the version and source hash can be read cheaply (fraud_scoring.version).
 
 __version__ = "0.2.0"
 RUNTIMES = ("numpy", "keras")  # what runs the network (var fraud_scoring_runtime); the benchmark measures each
+# The most one probability may differ between the two runtimes, or between two CPUs (other
+# OpenBLAS or oneDNN kernels), for one model and one transaction: the one tolerance every test
+# comparing such scores uses. Within one runtime on one CPU a probability is bit-identical
+# whatever stack, position or thread count scored it (tests/python/test_determinism.py).
+SCORE_TOLERANCE = 1e-5

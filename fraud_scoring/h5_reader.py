@@ -132,13 +132,12 @@ def read_dense_layers_in_child(h5_bytes):
     """read_dense_layers, run by a child process: what the database does."""
     import subprocess
 
-    try:
-        done = subprocess.run(
+    try:  # a wait that a cancel or terminate ends (children.run)
+        done = children.run(
             children.command(CHILD_ARGS),
-            input=bytes(h5_bytes),
-            capture_output=True,
-            timeout=CHILD_TIMEOUT_S,
-            env=children.child_env(**children.limits_env(CHILD_MEMORY_BYTES, CHILD_CPU_S)),
+            bytes(h5_bytes),
+            CHILD_TIMEOUT_S,
+            children.child_env(**children.limits_env(CHILD_MEMORY_BYTES, CHILD_CPU_S)),
         )
     except subprocess.TimeoutExpired:
         raise ScoringError("reading the model took over %d s" % CHILD_TIMEOUT_S) from None

@@ -21,7 +21,6 @@ import numpy as np
 from fraud_scoring import children
 from fraud_scoring.errors import ScoringError
 from fraud_scoring.h5_reader import require_hdf5
-from fraud_scoring.network import PREDICT_CHUNK_ROWS
 from fraud_scoring.threads import scoring_threads
 
 WORKER_ARGS = children.module_args("fraud_scoring.keras_worker")
@@ -30,6 +29,11 @@ WORKER_ARGS = children.module_args("fraud_scoring.keras_worker")
 WORKER_MEMORY_BYTES = 8 << 30
 WORKER_LOAD_CPU_S = 300  # CPU seconds to import TensorFlow and load the model
 WORKER_BATCH_CPU_S = 600  # CPU seconds for each batch after that (see children.extend_cpu_budget)
+# Every batch Keras predicts has this many rows, the last padded with zeros: with one input
+# shape a row's probability has the same bits whatever stack it arrives in (measured: every
+# position of a batch, 1 and 2 intra-op threads, gave the same bits; the cost is in the
+# commit that set it).
+BATCH_ROWS = 1024
 
 
 def main():
@@ -75,8 +79,9 @@ def main():
             break
         (rows,) = struct.unpack("<q", head)
         children.extend_cpu_budget(WORKER_BATCH_CPU_S)
-        x = np.frombuffer(src.read(rows * width * 4), dtype="<f4").reshape(rows, width)
-        prob = model.predict(x, batch_size=PREDICT_CHUNK_ROWS, verbose=0)
+        padded = np.zeros((-(-rows // BATCH_ROWS) * BATCH_ROWS, width), dtype=np.float32)
+        padded[:rows] = np.frombuffer(src.read(rows * width * 4), dtype="<f4").reshape(rows, width)
+        prob = model.predict(padded, batch_size=BATCH_ROWS, verbose=0)[:rows] if rows else np.empty(0)
         out.write(np.asarray(prob, dtype="<f4").reshape(-1).tobytes())
         out.flush()
     return 0
@@ -86,17 +91,23 @@ class KerasModel:
     """The same model through Keras (TensorFlow), in a worker process kept for the backend's life."""
 
     def __init__(self, h5_bytes, n_features, threads=0):
+        require_hdf5(h5_bytes)  # a clear error before Keras sees them
+        self._h5_bytes, self._n_features = bytes(h5_bytes), n_features
+        self._threads = str(scoring_threads(threads))
+        self._start()
+
+    def _start(self):
+        """Start the worker and send it the model. A cancel or terminate while it loads (importing
+        TensorFlow takes seconds) ends the worker and raises PostgreSQL's own error (children.check_interrupts)."""
         import subprocess
         import tempfile
 
-        require_hdf5(h5_bytes)  # a clear error before Keras sees them
         self._stderr = tempfile.TemporaryFile()
-        threads = str(scoring_threads(threads))
-        self._proc = subprocess.Popen(
+        self._proc = children.popen(
             children.command(WORKER_ARGS),
             # TensorFlow's thread pools: as many threads as the numpy runtime would use
             env=children.child_env(
-                TF_NUM_INTRAOP_THREADS=threads,
+                TF_NUM_INTRAOP_THREADS=self._threads,
                 TF_NUM_INTEROP_THREADS="1",
                 **children.limits_env(WORKER_MEMORY_BYTES, WORKER_LOAD_CPU_S),
             ),
@@ -104,13 +115,14 @@ class KerasModel:
             stdout=subprocess.PIPE,
             stderr=self._stderr,
         )
-        h5_bytes = bytes(h5_bytes)
-        self._write(struct.pack("<q", len(h5_bytes)) + h5_bytes)
+        os.set_blocking(self._proc.stdin.fileno(), False)
+        os.set_blocking(self._proc.stdout.fileno(), False)
+        self._write(struct.pack("<q", len(self._h5_bytes)) + self._h5_bytes)
         (width,) = struct.unpack("<q", self._read(8))
         if width < 0:
             raise ScoringError(self._read(-width).decode("utf-8", "replace"))
-        if width != n_features:
-            raise ScoringError("the model expects %d input features, scoring supplies %d" % (width, n_features))
+        if width != self._n_features:
+            raise ScoringError("the model expects %d input features, scoring supplies %d" % (width, self._n_features))
 
     def _died(self):
         code = self._proc.wait()
@@ -119,18 +131,26 @@ class KerasModel:
 
     def _write(self, data):
         try:
-            self._proc.stdin.write(data)
-            self._proc.stdin.flush()
+            children.write_all(self._proc.stdin.fileno(), data)
         except (BrokenPipeError, OSError):
             raise self._died() from None
+        except BaseException:  # an interrupt: the worker is ended, a later call starts another
+            children.end(self._proc)
+            raise
 
     def _read(self, size):
-        data = self._proc.stdout.read(size)
+        try:
+            data = children.read_exactly(self._proc.stdout.fileno(), size)
+        except BaseException:
+            children.end(self._proc)
+            raise
         if len(data) != size:
             raise self._died()
         return data
 
     def predict(self, x, threads=1):
+        if self._proc.returncode is not None:  # ended by an interrupt in an earlier call of this backend
+            self._start()
         x = np.ascontiguousarray(x, dtype="<f4")
         self._write(struct.pack("<q", len(x)) + x.tobytes())
         return np.frombuffer(self._read(4 * len(x)), dtype="<f4").astype(np.float32)

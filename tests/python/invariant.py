@@ -73,7 +73,7 @@ def violations(p: DbtProject, limit: int = 10) -> list[str]:
         missing = sorted(set(want) - set(have))
         extra = sorted(set(have) - set(want))
         twice = sorted(t for t, ps in have.items() if len(ps) > 1)
-        wrong = sorted(t for t in set(want) & set(have) if abs(have[t][0] - want[t]) > 1e-6)
+        wrong = sorted(t for t in set(want) & set(have) if np.float32(have[t][0]) != np.float32(want[t]))
         for what, ids in (
             ("missing", missing),
             ("scored but deleted or quarantined", extra),

@@ -16,6 +16,7 @@ import pytest
 from dbtdb import DbtProject, drop_project, query, setup_project
 
 from conftest import ROOT, make_stack
+from fraud_scoring import SCORE_TOLERANCE
 from fraud_scoring.contract import project_contract
 from fraud_scoring.scorer import load_scorer
 from training import artifacts
@@ -70,7 +71,7 @@ def test_scores_are_those_of_the_model_for_the_same_ids(project, model_dir):
     got_ids, prob, _, reasons = scorer.score(make_stack(ids, X), len(ids), reason_threshold=meta["threshold"])
     expected = dict(zip(got_ids.tolist(), prob.tolist(), strict=True))
     s = scores(project)
-    assert max(abs(s[i][0] - expected[i]) for i in expected) < 1e-6
+    assert all(np.float32(s[i][0]) == np.float32(expected[i]) for i in expected)  # the same bits: same runtime, CPU
     # reason codes: those of the rows at the threshold, computed in the same scoring call
     stored = dict(query(f"select transaction_id, reason_codes from {project.schema}.fraud_scores "
                         "where reason_codes is not null"))  # fmt: skip
@@ -106,7 +107,7 @@ def test_keras_engine_gives_the_same_scores_in_the_database(project):
     project.dbt("run", "--select", "fraud_scores+", "--full-refresh", fraud_scoring_runtime="keras")
     keras_scores = scores(project)
     assert keras_scores.keys() == numpy_scores.keys()
-    assert max(abs(keras_scores[i][0] - numpy_scores[i][0]) for i in numpy_scores) < 1e-5
+    assert max(abs(keras_scores[i][0] - numpy_scores[i][0]) for i in numpy_scores) < SCORE_TOLERANCE
     project.dbt("run", "--select", "fraud_scores+", "--full-refresh")
 
 
@@ -598,7 +599,7 @@ def test_a_reloaded_source_is_stacked_and_scored_anew(project, model_dir, tmp_pa
     expected = load_scorer((model_dir / artifacts.MODEL_FILE).read_bytes(), meta, "numpy").predict(X)
     s = scores(project)
     assert sorted(s) == sorted(r[0] for r in rows)
-    assert max(abs(s[r[0]][0] - p) for r, p in zip(rows, expected.tolist(), strict=True)) < 1e-6
+    assert all(np.float32(s[r[0]][0]) == p for r, p in zip(rows, expected, strict=True))  # the same bits
     stacked = query(
         f"select sum(n_rows), count(distinct source_table_id) from {project.schema}.int_credit_card__scoring_stacks"
     )
@@ -645,7 +646,7 @@ def test_a_reloaded_source_is_scored_anew_by_a_plain_run(project, model_dir, tmp
     X = np.array([r[1:] for r in rows], dtype=np.float32)
     meta = artifacts.load_metadata(model_dir)
     expected = load_scorer((model_dir / artifacts.MODEL_FILE).read_bytes(), meta, "numpy").predict(X)
-    assert max(abs(s[r[0]][0] - p) for r, p in zip(rows, expected.tolist(), strict=True)) < 1e-6
+    assert all(np.float32(s[r[0]][0]) == p for r, p in zip(rows, expected, strict=True))  # the same bits
     project.dbt("test")
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from fraud_scoring import SCORE_TOLERANCE
 from training.data import write_synthetic_csv
 from warehouse.connection import connection
 
@@ -222,7 +223,7 @@ def test_keras_on_the_segments_agrees_with_numpy(cluster, flow):
     numpy_scores, keras_scores = scores(cluster), scores(cluster, "analytics_keras")
     assert keras_scores.keys() == numpy_scores.keys()
     worst = max(abs(keras_scores[t][0] - numpy_scores[t][0]) for t in numpy_scores)
-    assert worst < 1e-5, worst
+    assert worst < SCORE_TOLERANCE, worst
     cluster.query("drop schema analytics_keras cascade")
 
 

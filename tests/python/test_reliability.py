@@ -109,13 +109,27 @@ def _wait_gone(pid: int, timeout: float = 120.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.parametrize("how", ["kill-client", "cancel", "terminate"])
-def test_an_interrupted_run_leaves_scores_as_they_were_and_the_next_run_completes(project, how):
+# (how, runtime, seconds after the scoring statement starts). At 0 s the model is loading: the
+# reader child (numpy), TensorFlow's import in the keras worker (seconds, more on a busy host);
+# children.check_interrupts lets the cancel through whatever the moment, so no delay is a race.
+INTERRUPTS = {
+    "kill-client": ("kill-client", "numpy", 0.5),
+    "cancel": ("cancel", "numpy", 0.5),
+    "terminate": ("terminate", "numpy", 0.5),
+    "cancel-at-once": ("cancel", "numpy", 0.0),
+    "cancel-while-the-keras-worker-starts": ("cancel", "keras", 0.0),
+    "terminate-while-the-keras-worker-starts": ("terminate", "keras", 0.0),
+}
+
+
+@pytest.mark.parametrize("interrupt", INTERRUPTS)
+def test_an_interrupted_run_leaves_scores_as_they_were_and_the_next_run_completes(project, interrupt):
+    how, runtime, delay = INTERRUPTS[interrupt]
     before = scores(project)
     models = ("int_credit_card__scoring_stacks", "fraud_scores")
-    run = project.start("run", "--select", *models, "--full-refresh", **SLOW)
+    run = project.start("run", "--select", *models, "--full-refresh", fraud_scoring_runtime=runtime, **SLOW)
     pid = _scoring_backend(project)
-    time.sleep(0.5)  # well inside the scoring, some stacks done
+    time.sleep(delay)
     if how == "kill-client":
         run.send_signal(signal.SIGKILL)
     else:
