@@ -56,6 +56,24 @@ def test_a_row_updated_in_a_transaction_that_commits_after_the_run_started_is_re
     holds(project)
 
 
+def test_rows_written_in_a_subtransaction_that_commits_late_are_scored(project, ops):
+    """A snapshot lists top-level transactions only: a row written under a savepoint of a transaction
+    still running when the run took its snapshot carries the subtransaction's id, which that
+    snapshot's xip list does not name."""
+    top = max(ops.ids())
+    insert, params = ops._insert_sql([top + 1, top + 2])
+    late = ops.late("select 1", None)  # the top-level transaction: running, with an id, before the run
+    late.cur.execute("create temporary table fraud_xid_holder (x int); insert into fraud_xid_holder values (1)")
+    late.cur.execute("savepoint s")
+    late.cur.execute(insert, params)
+    late.cur.execute(f"update {project.raw_schema}.credit_card set v14 = v14 - 20 where transaction_id = %s", [3])
+    late.cur.execute("release savepoint s")
+    ops.run()
+    late.commit()
+    ops.run()
+    holds(project)
+
+
 def test_a_row_inserted_between_stacks_is_scored(project, ops):
     top = max(ops.ids())
     ops.execute(*ops._insert_sql([top + 5 * BATCH]))  # a stack of its own, far above
