@@ -61,13 +61,14 @@ def test_rows_written_in_a_subtransaction_that_commits_late_are_scored(project, 
     still running when the run took its snapshot carries the subtransaction's id, which that
     snapshot's xip list does not name."""
     top = max(ops.ids())
-    insert, params = ops._insert_sql([top + 1, top + 2])
+    insert, params = ops._insert_sql([top + 1000, top + 1001])
     late = ops.late("select 1", None)  # the top-level transaction: running, with an id, before the run
     late.cur.execute("create temporary table fraud_xid_holder (x int); insert into fraud_xid_holder values (1)")
     late.cur.execute("savepoint s")
     late.cur.execute(insert, params)
     late.cur.execute(f"update {project.raw_schema}.credit_card set v14 = v14 - 20 where transaction_id = %s", [3])
     late.cur.execute("release savepoint s")
+    ops.append(3)  # so that the run stacks something, and records its snapshot
     ops.run()
     late.commit()
     ops.run()
