@@ -81,7 +81,7 @@ def data_operation(ops: Operations) -> str:
         return "no stack to delete"
     stack = rng.choice(stacks)
     ops.delete(stack)
-    return f"delete the stack {stack[0]}..{stack[-1]} ({len(stack)} rows)"
+    return f"delete the stack {min(stack)}..{max(stack)} ({len(stack)} rows)"
 
 
 def registry_operation(ops: Operations) -> str:
