@@ -127,7 +127,13 @@ def run_operation(ops: Operations) -> str:
 
 
 def run_sequence(
-    p, seed: int, steps: int, operations: int | None = None, per_run: int = 4, log=lambda line: None
+    p,
+    seed: int,
+    steps: int,
+    operations: int | None = None,
+    per_run: int = 4,
+    minutes: float | None = None,
+    log=lambda line: None,
 ) -> Report:
     """`steps` steps (or until `operations` operations) drawn from `seed` on project p (two registered
     versions: p.version_a, p.version_b)."""
@@ -156,6 +162,8 @@ def run_sequence(
         report.violations = violations(p)
         if report.violations or (operations is not None and report.operations >= operations):
             break
+        if minutes is not None and time.monotonic() - started > 60 * minutes:
+            break
     report.seconds = time.monotonic() - started
     return report
 
@@ -172,6 +180,7 @@ def main(argv=None) -> int:
     parser.add_argument("--operations", type=int, default=5000, help="stop after at least this many operations")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many steps (replay)")
     parser.add_argument("--rows", type=int, default=3000)
+    parser.add_argument("--minutes", type=float, default=None, help="stop after the step that passes this")
     parser.add_argument("--per-run", type=int, default=16, help="at most this many source operations between runs")
     args = parser.parse_args(argv)
 
