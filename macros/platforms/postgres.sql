@@ -75,24 +75,31 @@
 
 {{ name }}_new as (
 
+    -- driven by the changed ids, each looked up by the source's key: the staged view packs
+    -- only those rows (a join the other way round packs every row of the source first)
     select
-        staged.transaction_id,
+        changed.transaction_id,
         staged.features,
-        staged.transaction_id / {{ batch_rows }} as batch_id,
+        changed.transaction_id / {{ batch_rows }} as batch_id,
         case
-            when staged.transaction_id > bounds.last_stacked then null
+            when changed.transaction_id > bounds.last_stacked then null
             else (
                 select min(following.first_transaction_id) from {{ stacks }} as following
-                where following.first_transaction_id > staged.transaction_id
+                where following.first_transaction_id > changed.transaction_id
             )
         end as next_stack
-    from {{ staged }} as staged
+    from ({{ fraud_changed_source_ids(stacks) | indent(4) }}) as changed
     cross join {{ name }}_bounds as bounds
+    cross join lateral (
+        select looked_up.features
+        from {{ staged }} as looked_up
+        where looked_up.transaction_id = changed.transaction_id
+        offset 0  -- noqa: AM09 (a lookup per id: not flattened into a join that packs every row)
+    ) as staged
     where
-        staged.transaction_id in ({{ fraud_changed_source_ids(stacks) | indent(8) }})
-        and case
-            when bounds.last_stacked is null or staged.transaction_id > bounds.last_stacked then true
-            else not {{ _fraud_in_a_stack(stacks, 'staged.transaction_id') }}
+        case
+            when bounds.last_stacked is null or changed.transaction_id > bounds.last_stacked then true
+            else not {{ _fraud_in_a_stack(stacks, 'changed.transaction_id') }}
         end
 
 ),

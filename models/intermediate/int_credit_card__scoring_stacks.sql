@@ -5,6 +5,7 @@
         on_schema_change='fail',
         pre_hook=[
             "{{ fraud_stacking_begin() }}",
+            "do $$ begin if exists (select from pg_settings where name = 'jit') then set local jit = off; end if; end $$",
             "{{ fraud_drop_stacks_of_replaced_source() }}",
             "{{ fraud_restack_changed_batches() }}",
         ],
@@ -24,7 +25,9 @@
     and every range that lost rows (a count per stack): a stored stack holding such a
     row is stacked again (pre-hook), a row outside every stack goes into a new one
     (below). On Greenplum / Cloudberry a run stacks the ids above the highest stacked.
-    A replaced or truncated source is stacked anew. -#}
+    A replaced or truncated source is stacked anew.
+    jit = off (as in fraud_scores): compiling this model's expressions took 1.9 s of a
+    2.4 s run that stacked 10,000 new rows on 1,000,000. -#}
 
 with
 
