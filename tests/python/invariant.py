@@ -20,7 +20,7 @@ import random
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from dbtdb import DbtProject, query
@@ -96,7 +96,6 @@ class Operations:
     p: DbtProject
     rng: random.Random
     versions: list[str]
-    log: list[str] = field(default_factory=list)
 
     # ---- the source --------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from dbtdb import query  # noqa: E402
 from invariant import Operations, violations  # noqa: E402
 
 
@@ -140,7 +141,7 @@ def run_sequence(
     ops = Operations(p, random.Random(seed), [p.version_a, p.version_b])
     report = Report(seed)
     started = time.monotonic()
-    deployed = {r[0] for r in ops_query(p, f"select model_version from {p.fraud_schema}.deployments")}
+    deployed = {r[0] for r in query(f"select model_version from {p.fraud_schema}.deployments")}
     if p.version_b not in deployed:
         ops.add_challenger(p.version_b)
     for step in range(1, steps + 1):
@@ -166,12 +167,6 @@ def run_sequence(
             break
     report.seconds = time.monotonic() - started
     return report
-
-
-def ops_query(p, sql):
-    from dbtdb import query
-
-    return query(sql)
 
 
 def main(argv=None) -> int:
