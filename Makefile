@@ -67,8 +67,9 @@ test-unit: venv ## only the tests that need no database
 OPERATIONS ?= 5000
 SEED ?= 1
 MINUTES ?= 600
-soak: db-start profiles.yml ## the exactly-once soak: OPERATIONS random operations (SEED; at most MINUTES), the invariant checked after every run
-	$(BIN)/python tests/python/soak.py --operations $(OPERATIONS) --seed $(SEED) --minutes $(MINUTES)
+PER_RUN ?= 16
+soak: db-start profiles.yml ## the exactly-once soak: OPERATIONS random operations (SEED; at most MINUTES; at most PER_RUN source operations between runs), the invariant checked after every run
+	$(BIN)/python tests/python/soak.py --operations $(OPERATIONS) --seed $(SEED) --minutes $(MINUTES) --per-run $(PER_RUN)
 
 test-greenplum: venv ## the live-cluster suite: FRAUD_GP_HOST, FRAUD_GP_PORT, FRAUD_GP_USER (a superuser) name a running coordinator
 	@test -n "$$FRAUD_GP_HOST" || { echo "make test-greenplum: set FRAUD_GP_HOST, FRAUD_GP_PORT and FRAUD_GP_USER to a running Greenplum / Cloudberry coordinator" >&2; exit 2; }

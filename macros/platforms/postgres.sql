@@ -62,8 +62,9 @@
 {%- endmacro %}
 
 {% macro postgres__fraud_stack_new_rows(staged, batch_rows, stacks, name) -%}
-{#- PostgreSQL: the rows written since the last stacking (fraud_changed_source_ids)
-    that no stored stack's id range holds (those inside one were stacked again with it
+{#- PostgreSQL: the rows written since the last stacking (fraud_changed_source_ids,
+    collected once by the pre-hook postgres__fraud_restack_changed_batches) that no
+    stored stack's id range holds (those inside one were stacked again with it
     by the pre-hook), grouped by batch and by the stored stack that follows them: a
     new stack never spans a stored one, so stack ranges stay disjoint. Appended ids
     (above every stored stack) skip both index lookups. -#}
@@ -88,7 +89,7 @@
                 where following.first_transaction_id > changed.transaction_id
             )
         end as next_stack
-    from ({{ fraud_changed_source_ids(stacks) | indent(4) }}) as changed
+    from pg_temp.fraud_stacking_changed_ids as changed  -- written by the pre-hook
     cross join {{ name }}_bounds as bounds
     cross join lateral (
         select looked_up.features
@@ -196,13 +197,16 @@ where
         holds another number of rows in its range: an index-only count). A range left
         empty is dropped. Scores follow: fraud_scores drops the scores of stacks no
         longer stored (stack_id) and scores the new ones. -#}
-    with changed as materialized (
-        {{ fraud_changed_source_ids(this) | indent(8) }}
-    ),
+    drop table if exists pg_temp.fraud_stacking_changed_ids;
+    -- the changed ids, collected once (a scan of the source) for this pre-hook and for the
+    -- model's own query (postgres__fraud_stack_new_rows), which stacks those outside every range
+    create temporary table fraud_stacking_changed_ids on commit drop as
+    {{ fraud_changed_source_ids(this) }};
+    analyze pg_temp.fraud_stacking_changed_ids;
 
-    touched as (
+    with touched as (
         select distinct containing.first_transaction_id
-        from changed
+        from pg_temp.fraud_stacking_changed_ids as changed
         cross join lateral (
             select stacked.first_transaction_id, stacked.last_transaction_id
             from {{ this }} as stacked
