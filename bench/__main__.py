@@ -18,14 +18,13 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from bench import indb, recipe2017, report
+from bench.tables import NATIVE_SCHEMA, csv_for, log, native, prepare, sql, whole_process
 from fraud_scoring import RUNTIMES
-from training.data import write_synthetic_csv
 from warehouse.connection import connection
 from warehouse.loading import load_csv
 
@@ -34,52 +33,6 @@ OUT = ROOT / "bench" / "results"
 ALL_SERIES = tuple(report.SERIES_LABELS)  # what --series chooses from: the names the results carry
 LARGE_KINDS = ("dbt", "native", "statement")  # the series also measured at the --large sizes (not native_2017)
 ARRIVAL_SHARES = (0.01, 0.10)
-NATIVE_SCHEMA = "bench_native"
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def csv_for(rows: int, seed: int = 42) -> Path:
-    """The benchmark's CSV of that many rows (same generator and seed: smaller files are prefixes)."""
-    csv = ROOT / "data" / (f"bench_{rows}.csv" if seed == 42 else f"bench_{rows}_seed{seed}.csv")
-    if not csv.exists():
-        write_synthetic_csv(csv, rows, seed=seed)
-    return csv
-
-
-def sql(statement: str, *params) -> list:
-    with connection() as conn, conn.cursor() as cur:
-        cur.execute(statement, params or None)
-        rows = cur.fetchall() if cur.description else []
-        conn.commit()
-    return rows
-
-
-def prepare(rows: int) -> str:
-    """Schema bench_raw_<rows> holding the rows in raw table credit_card, loaded once and kept."""
-    schema = f"bench_raw_{rows}"
-    present = sql("select count(*) from pg_tables where schemaname = %s and tablename = 'credit_card'", schema)
-    if not present[0][0] or sql(f"select count(*) from {schema}.credit_card")[0][0] != rows:
-        log(f"loading {rows:,} rows into {schema}.credit_card")
-        with connection() as conn:
-            load_csv(conn, csv_for(rows), f"{schema}.credit_card")
-    return schema
-
-
-def whole_process(argv: list[str]) -> tuple[float, dict]:
-    """Wall seconds of a Python process from start to exit, and the JSON line it printed last."""
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, check=True)
-    return time.perf_counter() - started, json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def native(runtime: str, model_dir: Path, raw_schema: str, new_only: bool = False) -> dict:
-    argv = ["-m", "bench.native", "--runtime", runtime, "--model-dir", str(model_dir)]
-    argv += ["--source", f"{raw_schema}.credit_card", "--target", f"{NATIVE_SCHEMA}.fraud_scores"]
-    seconds, phases = whole_process(argv + (["--new-only"] if new_only else []))
-    return {"seconds": seconds, "phases": phases}
 
 
 def measurements(series: list[str]) -> list[str]:
@@ -138,6 +91,12 @@ def arrival(rows: int, repeats: int, model_dir: Path, runtimes: list[str]) -> li
     indb.dbt(schema, "numpy", "run", "--full-refresh")
     native("numpy", model_dir, schema)
     records = []
+    for runtime in runtimes:
+        # nothing new: what a `dbt run` costs when there is nothing to do (the first run broken down)
+        noop = [indb.dbt_breakdown(schema, runtime, "run") for _ in range(repeats)]
+        samples = [{"seconds": b["wall"]} for b in noop]
+        log(f"{rows:>9,} no-op dbt_{runtime}: {', '.join(f'{s:.2f}' for s in [b['wall'] for b in noop])} s")
+        records.append({**report.summarise("noop", f"dbt_{runtime}", rows, samples), "breakdown": noop[0]})
     for share in ARRIVAL_SHARES:
         new = int(rows * share)
         extra = csv_for(new, seed=7)
@@ -148,13 +107,17 @@ def arrival(rows: int, repeats: int, model_dir: Path, runtimes: list[str]) -> li
                     with connection() as conn:
                         load_csv(conn, extra, table, append=True, warn=lambda m: None)
                     if side == "dbt":
-                        samples[side].append({"seconds": indb.dbt(schema, runtime, "run")})
+                        b = indb.dbt_breakdown(schema, runtime, "run")
+                        samples[side].append({"seconds": b["wall"], "breakdown": b})
                     else:
                         samples[side].append(native(runtime, model_dir, schema, new_only=True))
                     log(f"{rows:>9,} +{new:,} {side}_{runtime:<10} run {i + 1}: {samples[side][-1]['seconds']:.2f} s")
                     reset_arrival(schema, rows)
             for side, runs in samples.items():
-                records.append({**report.summarise("arrival", f"{side}_{runtime}", rows, runs), "new_rows": new})
+                record = {**report.summarise("arrival", f"{side}_{runtime}", rows, runs), "new_rows": new}
+                if side == "dbt":  # the breakdown of the median run
+                    record["breakdown"] = sorted(runs, key=lambda r: r["seconds"])[(len(runs) - 1) // 2]["breakdown"]
+                records.append(record)
     return records
 
 
