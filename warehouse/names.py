@@ -1,7 +1,7 @@
 """The names the project accepts: a model version, a schema name.
 
 Constants, not settings: a pattern a var could replace would validate nothing. The
-macros state the same two (fraud_name_pattern() in macros/fraud_settings.sql); a test
+macros state the same two (fraud_name_pattern() in macros/validation/fraud_name_pattern.sql); a test
 checks that they agree.
 """
 

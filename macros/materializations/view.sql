@@ -1,4 +1,7 @@
-{#- Views replaced in place, so a failed run never removes what analysts read. -#}
+{#- Views replaced in place, so a failed run never removes what analysts read. The
+    materialization and the one macro it calls (fraud_replace_view_sql) share this file, the
+    one exception to one public macro per file besides the two platform files
+    (tests/python/test_structure.py). -#}
 
 {% materialization view, adapter='postgres' -%}
     {#- dbt's view materialization builds a new view, renames the old one away and drops

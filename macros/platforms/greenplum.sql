@@ -1,12 +1,12 @@
 -- sqlfluff:exclude_rules:LT02
 -- (these macros return CTE fragments and statements, which the indentation rule cannot place)
 {#- Greenplum's and Apache Cloudberry's side of every platform difference: the macros
-    fraud_dispatch(name) returns as greenplum__<name> (macros/platforms/fraud_platform.sql),
+    fraud_dispatch(name) returns as greenplum__<name> (macros/platforms/fraud_dispatch.sql),
     and the helpers only they use (the segment layout and placement keys). Each public
     macro, named without the prefix, says what the difference is for; PostgreSQL's side
     is in macros/platforms/postgres.sql. -#}
 
-{#- ---- stacking (macros/fraud_stacking.sql) ---- -#}
+{#- ---- stacking (macros/stacking/) ---- -#}
 
 {% macro greenplum__fraud_stacking_begin(existing) -%}
     {#- One stacking transaction at a time. Read committed: stacking there takes the ids
@@ -147,14 +147,14 @@
     )
 {%- endmacro %}
 
-{#- ---- changed source rows (macros/fraud_changes.sql) ---- -#}
+{#- ---- changed source rows (macros/changes/) ---- -#}
 
 {% macro greenplum__fraud_restack_changed_batches() -%}
     {#- Nothing: stacks there are only ever built anew all at once (a full refresh). -#}
     select 1
 {%- endmacro %}
 
-{#- ---- tables and segments (macros/fraud_table_build.sql, macros/fraud_segments.sql) ---- -#}
+{#- ---- tables and segments (macros/materializations/create_table_as.sql, macros/segments/) ---- -#}
 
 {% macro greenplum__fraud_table_distribution(column) -%}
     {#- The configured distribution column (config fraud_distributed_by), or none. -#}
@@ -179,7 +179,7 @@
     {{ return("select gp_segment_id, " ~ schema ~ ".probe_packages() from gp_dist_random('gp_id') order by 1") }}
 {%- endmacro %}
 
-{#- ---- settings (macros/fraud_settings.sql) ---- -#}
+{#- ---- settings (macros/settings/) ---- -#}
 
 {% macro greenplum__fraud_default_scoring_threads() -%}
     {#- Every primary segment of a host scores at once: minus the number of primaries
@@ -187,7 +187,7 @@
     {{ return(-fraud_segment_layout()['per_host']) }}
 {%- endmacro %}
 
-{#- ---- install (macros/fraud_scoring_install.sql) ---- -#}
+{#- ---- install (macros/install/) ---- -#}
 
 {% macro greenplum__fraud_install_table_distribution() -%}
     {#- every segment reads the registry locally -#}

@@ -1,11 +1,11 @@
 -- sqlfluff:exclude_rules:LT02
 -- (these macros return CTE fragments and statements, which the indentation rule cannot place)
 {#- PostgreSQL's side of every platform difference: the macros fraud_dispatch(name)
-    returns as postgres__<name> (macros/platforms/fraud_platform.sql). Each public
+    returns as postgres__<name> (macros/platforms/fraud_dispatch.sql). Each public
     macro, named without the prefix, says what the difference is for; its Greenplum /
     Cloudberry side is in macros/platforms/greenplum.sql. -#}
 
-{#- ---- stacking (macros/fraud_stacking.sql) ---- -#}
+{#- ---- stacking (macros/stacking/) ---- -#}
 
 {% macro postgres__fraud_stacking_begin(existing) -%}
     {#- Repeatable read: every statement of the stacking transaction reads the source
@@ -137,7 +137,7 @@
     on {{ relation }} (first_transaction_id)
 {%- endmacro %}
 
-{#- ---- changed source rows (macros/fraud_changes.sql) ---- -#}
+{#- ---- changed source rows (macros/changes/) ---- -#}
 
 {% macro postgres__fraud_changed_source_ids(stacks, exact=false) -%}
 {#- Commit order, not clocks: a row version's xmin is the transaction that wrote it, and
@@ -253,7 +253,7 @@ where
     scored.transaction_id between {{ stack }}.first_transaction_id and {{ stack }}.last_transaction_id
 {%- endmacro %}
 
-{#- ---- tables and segments (macros/fraud_table_build.sql, macros/fraud_segments.sql) ---- -#}
+{#- ---- tables and segments (macros/materializations/create_table_as.sql, macros/segments/) ---- -#}
 
 {% macro postgres__fraud_table_distribution(column) -%}
     {#- One server: no distribution clause. -#}
@@ -269,14 +269,14 @@ where
     {{ return("select -1, " ~ schema ~ ".probe_packages()") }}
 {%- endmacro %}
 
-{#- ---- settings (macros/fraud_settings.sql) ---- -#}
+{#- ---- settings (macros/settings/) ---- -#}
 
 {% macro postgres__fraud_default_scoring_threads() -%}
     {#- One backend scores: every core of the host. -#}
     {{ return(0) }}
 {%- endmacro %}
 
-{#- ---- install (macros/fraud_scoring_install.sql) ---- -#}
+{#- ---- install (macros/install/) ---- -#}
 
 {% macro postgres__fraud_install_table_distribution() -%}
     {{ return('') }}

@@ -39,11 +39,11 @@ final as (
             deployments.model_version,
             deployments.role,
             {% if forced is not none and forced != '' -%}
-            case
-                when deployments.role = 'champion' then {{ _fraud_threshold(0.5) }}::float8
-                else coalesce(deployments.deployed_threshold, models.model_threshold, 0.5)
-            end
-        {%- else -%}
+                case
+                    when deployments.role = 'champion' then {{ fraud_threshold(0.5) }}::float8
+                    else coalesce(deployments.deployed_threshold, models.model_threshold, 0.5)
+                end
+            {%- else -%}
                 coalesce(deployments.deployed_threshold, models.model_threshold, 0.5)
             {%- endif %} as threshold,
             deployments.changed_by,

@@ -53,6 +53,35 @@ def kaggle_sample() -> Path:
     return SHARED_SAMPLE
 
 
+@pytest.fixture(scope="module")
+def model(model_dir):
+    """The model of model_dir: (its .h5 bytes, its metadata)."""
+    return (model_dir / artifacts.MODEL_FILE).read_bytes(), artifacts.load_metadata(model_dir)
+
+
+@pytest.fixture(scope="module")
+def stack(tiny_data):
+    """(ids, the stack SQL would build) of 5,000 rows of tiny_data."""
+    ids = np.arange(1000, 1000 + 5000, dtype=np.int64)[::-1]  # ids need not be in row order
+    return ids, make_stack(ids, tiny_data.X[:5000])
+
+
+@pytest.fixture(scope="module")
+def secret_file(tmp_path_factory):
+    """A file only the server's OS user and the tests can read (hostile_models.py)."""
+    from hostile_models import write_secret_file
+
+    return write_secret_file(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, secret_file):
+    """{name: (the .h5 bytes, what the refusal says)}; 'benign' is the same hand-made model, harmless."""
+    from hostile_models import make_hostile_models
+
+    return make_hostile_models(tmp_path_factory, secret_file)
+
+
 def make_stack(ids, X) -> bytes:
     """The bytes SQL builds: int8send(id) || float4send(v1) || ... per row."""
     rec = np.empty(len(ids), dtype=[("id", ">i8"), ("x", ">f4", (X.shape[1],))])

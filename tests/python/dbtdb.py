@@ -101,6 +101,23 @@ def query(sql: str, params=None, user: str = "postgres"):
         conn.close()
 
 
+def scores(p: DbtProject, version: str | None = None) -> dict:
+    """transaction_id -> (probability, version, scored_at), of one version (every row by default: tests
+    that use it keep one version in the table)."""
+    rows = query(
+        f"select transaction_id, fraud_probability, model_version, scored_at from {p.schema}.fraud_scores"
+        + (" where model_version = %s" if version else ""),
+        (version,) if version else None,
+    )
+    return {r[0]: r[1:] for r in rows}
+
+
+def decisions(p: DbtProject) -> dict:
+    """transaction_id -> (model_version, threshold, is_fraud): what fraud_decisions says."""
+    rows = query(f"select transaction_id, model_version, threshold, is_fraud from {p.schema}.fraud_decisions")
+    return {r[0]: r[1:] for r in rows}
+
+
 def setup_project(tmp_path_factory, model_dir: Path, suffix: str, rows: int, seed: int) -> DbtProject:
     """A fresh copy of the project's schemas: `rows` synthetic transactions loaded into raw,
     the scoring functions installed, the model in `model_dir` registered (as version_a) and promoted."""

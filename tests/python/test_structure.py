@@ -10,6 +10,7 @@ the tests is over MAX_LINES lines. No database needed.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 
@@ -94,3 +95,69 @@ def test_nothing_reads_a_project_file_at_import():
         "import fraud_scoring.contract, fraud_scoring.kaggle, fraud_scoring.model_format"
     )
     assert "training.data" in loaded and "warehouse.registry" in loaded
+
+
+# Macro files that hold more than one public macro, and why (each says so in its header too).
+MACRO_FILES_EXEMPT = {
+    "macros/platforms/postgres.sql": "every postgres__ implementation: PostgreSQL's side of each difference",
+    "macros/platforms/greenplum.sql": "every greenplum__ implementation, and the helpers only Greenplum uses",
+    "macros/materializations/view.sql": "the view materialization and the one macro it calls",
+}
+MACRO_RE = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(")
+PLATFORM_PREFIXES = ("postgres__", "greenplum__", "default__")
+
+
+def public_macros(names: list[str]) -> list[str]:
+    """The macros a caller may use by name: not private (_name), not a platform's implementation."""
+    return [n for n in names if not n.startswith("_") and not n.startswith(PLATFORM_PREFIXES)]
+
+
+def macro_files():
+    return sorted(p for p in (ROOT / "macros").rglob("*.sql") if "_generated" not in p.parts)
+
+
+def test_every_macro_file_holds_one_public_macro_named_like_the_file():
+    """dbt-utils' layout: find a macro by its name, `macros/<area>/<name>.sql`. Its private
+    helpers (_name) live beside it; a file of one platform implementation (dbt's own
+    postgres__create_table_as) is named after the macro it implements."""
+    wrong = []
+    for path in macro_files():
+        relative = path.relative_to(ROOT).as_posix()
+        if relative in MACRO_FILES_EXEMPT:
+            continue
+        names = MACRO_RE.findall(path.read_text())
+        public = public_macros(names)
+        if not names:
+            wrong.append(f"{relative}: defines no macro")
+        elif len(public) > 1:
+            wrong.append(f"{relative}: {len(public)} public macros ({', '.join(public)}): one per file")
+        else:
+            expected = public[0] if public else names[0]
+            for prefix in PLATFORM_PREFIXES:
+                expected = expected.removeprefix(prefix)
+            if path.stem != expected:
+                wrong.append(f"{relative}: holds {expected}, so it should be named {expected}.sql")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_macro_names_are_unique_and_the_exempt_files_exist():
+    """dbt refuses two macros of one name; an exemption for a file that is gone is stale."""
+    seen: dict[str, str] = {}
+    for path in macro_files():
+        for name in MACRO_RE.findall(path.read_text()):
+            assert name not in seen, f"macro {name} in {path} and {seen[name]}"
+            seen[name] = str(path)
+    for relative in MACRO_FILES_EXEMPT:
+        assert (ROOT / relative).is_file(), relative
+
+
+def test_every_macro_file_says_what_it_is_for():
+    """A header comment before the first macro (the file's purpose, and where its platform
+    implementations are): the first thing a reader of the file sees."""
+    missing = []
+    for path in macro_files():
+        text = path.read_text()
+        first = MACRO_RE.search(text) or re.search(r"{%-?\s*materialization", text)
+        if "{#-" not in text[: first.start() if first else len(text)]:
+            missing.append(path.relative_to(ROOT).as_posix())
+    assert not missing, f"no header comment: {missing}"

@@ -34,7 +34,7 @@ def test_the_name_patterns_are_constants_the_macros_state_too():
     patterns = name_patterns()
     assert VERSION_RE.pattern == patterns["model_version"].pattern == NAME_PATTERNS["model_version"]
     assert SCHEMA_RE.pattern == patterns["identifier"].pattern == NAME_PATTERNS["identifier"]
-    macros = (ROOT / "macros" / "fraud_settings.sql").read_text()
+    macros = (ROOT / "macros" / "validation" / "fraud_name_pattern.sql").read_text()
     for kind, text in NAME_PATTERNS.items():
         assert f"'{kind}': '{text}'" in macros, kind
     assert "fraud_names" not in (ROOT / "dbt_project.yml").read_text()

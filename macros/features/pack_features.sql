@@ -1,3 +1,6 @@
+{#- A row's features packed as float4 bytes (stg_raw__credit_card): the writing side of the
+    stack encoding that fraud_scoring/stack.py reads. The same on every platform. -#}
+
 {% macro pack_features(columns) -%}
     {#- Pack the features once, as float4 big-endian bytes (float4send, a built-in
         C function), so scoring moves bytes, not per-element Python floats.
@@ -12,15 +15,4 @@
         {{ send }}(case when {{ fraud_float4_ok(column) }} then {{ column }}::float4 else 'NaN'::float4 end)
         {%- if not loop.last %} || {% endif -%}
     {%- endfor -%}
-{%- endmacro %}
-
-{% macro fraud_float4_ok(column) -%}
-    {#- True when a float8 column's value converts to a finite float4 without error
-        (NaN compares above every number in PostgreSQL, so it fails both bounds). -#}
-    ({{ column }} = 0 or abs({{ column }}) between 1.401298464324817e-45 and 3.4028234663852886e38)
-{%- endmacro %}
-
-{% macro fraud_feature_columns() -%}
-    {#- The model's inputs as SQL columns, in the model's input order (the stack contract). -#}
-    {{ return(fraud_stack_contract()['columns']) }}
 {%- endmacro %}

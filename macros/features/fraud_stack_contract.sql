@@ -1,5 +1,6 @@
-{#- The stack contract (vars.fraud_stack in dbt_project.yml, its one definition):
-    which columns the model reads, in order, and how a row is packed for the scorer. -#}
+{#- The stack contract (vars.fraud_stack in dbt_project.yml, its one definition): which columns
+    the model reads, in order, and how a row is packed for the scorer. The same on every
+    platform. -#}
 
 {% macro fraud_stack_contract() -%}
     {#- {features, columns, id_bytes, feature_bytes, row_bytes, feature_row_bytes,

@@ -1,107 +1,9 @@
 -- sqlfluff:exclude_rules:LT02
 -- (the DDL script holds a PL/Python body, which keeps Python's own indentation)
-{#- Install the scoring function and the model registry (superuser: plpython3u is untrusted). -#}
-
-{% macro install_fraud_scoring() -%}
-    {%- set schema = fraud_schema() -%}
-    {%- set version = fraud_scoring_version() -%}
-    {%- do run_query(fraud_scoring_ddl(schema)) -%}
-    {#- The one directory model files may be read from (var fraud_model_dir); kept
-        as it is unless the var is given, so an automatic upgrade does not reset it. -#}
-    {%- set model_dir = var('fraud_model_dir', none) -%}
-    {%- if model_dir is not none -%}
-        {%- if model_dir != '' and not modules.re.fullmatch('/[A-Za-z0-9._/-]*', model_dir | string) -%}
-            {{ exceptions.raise_compiler_error(
-                "var fraud_model_dir must be an absolute path of letters, digits, '.', '_', '-' and '/', got "
-                ~ (model_dir | string | tojson)
-            ) }}
-        {%- endif -%}
-        {%- do run_query(_fraud_set_installation(schema, 'model_dir', model_dir)) -%}
-    {%- endif -%}
-    {%- do run_query(fraud_grant_scoring(schema, fraud_scoring_roles())) -%}
-    {%- set package = fromjson(run_query('select ' ~ schema ~ '.scoring_package()').rows[0][0]) -%}
-    {%- do run_query(_fraud_set_installation(schema, 'fraud_scoring', fraud_package_text(package))) -%}
-    {%- do run_query(_fraud_set_installation(schema, 'score_stack', version)) -%}
-    {{ log("installed fraud scoring " ~ version ~ " (package fraud_scoring " ~ fraud_package_text(package)
-        ~ ") in schema " ~ schema, info=true) }}
-{%- endmacro %}
-
-{% macro fraud_package_text(package) -%}
-    {#- How a fraud_scoring package is recorded and compared: '<version> sha256:<source hash>'
-        (fraud_scoring.version.describe), from scoring_package() or a probe's fraud_scoring. -#}
-    {{ return(package.get('version') ~ ' sha256:' ~ package.get('sha256')) }}
-{%- endmacro %}
-
-{% macro _fraud_set_installation(schema, component, value) -%}
-    {#- delete + insert, not ON CONFLICT: Greenplum 6 (PostgreSQL 9.4) has no upsert -#}
-    delete from {{ schema }}.installation where component = {{ fraud_quote_literal(component) }};
-    insert into {{ schema }}.installation (component, version)
-    values ({{ fraud_quote_literal(component) }}, {{ fraud_quote_literal(value) }})
-{%- endmacro %}
-
-{% macro fraud_scoring_roles() -%}
-    {#- var fraud_scoring_roles: the roles that may score (dbt run / dbt test as
-        a non-superuser). Everyone else gets nothing: EXECUTE is revoked from PUBLIC. -#}
-    {%- set raw = var('fraud_scoring_roles', []) -%}
-    {%- set roles = [raw] if raw is string else raw -%}
-    {%- set checked = [] -%}
-    {%- for role in roles if role -%}
-        {%- do checked.append(fraud_identifier(role, 'var fraud_scoring_roles')) -%}
-    {%- endfor -%}
-    {{ return(checked) }}
-{%- endmacro %}
-
-{% macro fraud_scoring_functions(schema) -%}
-    {#- What the roles in var fraud_scoring_roles may execute: the SECURITY DEFINER entry
-        point, which takes a model's name, never its bytes, and functions of no input
-        (or of a path checked against the allowed directory) that return no file's content. -#}
-    {{ return([
-        schema ~ '.score_stack(bytea, bigint, text, text, float8, integer, boolean)',
-        schema ~ '.model_file_info(text)',
-        schema ~ '.probe_packages()',
-        schema ~ '.scoring_package()',
-        schema ~ '.probability_from_bits(integer)',
-    ]) }}
-{%- endmacro %}
-
-{% macro fraud_owner_functions(schema) -%}
-    {#- The untrusted-language functions that take model bytes or a directory: the
-        installer's alone (score_stack calls them as their owner). -#}
-    {{ return([
-        schema ~ '.score_stack_numpy(bytea, bigint, bytea, text, text, float8, integer, text, boolean)',
-        schema ~ '.score_stack_keras(bytea, bigint, bytea, text, text, float8, integer, text, boolean)',
-        schema ~ '.model_file_contents(text, text)',
-    ]) }}
-{%- endmacro %}
-
-{% macro fraud_grant_scoring(schema, roles) -%}
-    {#- plpython3u is untrusted: its functions run with the server's OS rights. A scoring
-        role gets the entry point (score_stack), which reads the model from the registry
-        (or the allowed directory) itself, and the harmless helpers; the functions that
-        take model bytes are created afresh by every install (fraud_scoring_ddl drops
-        them first), so no earlier grant survives, and EXECUTE is revoked from PUBLIC. -#}
-    {%- for function in fraud_scoring_functions(schema) + fraud_owner_functions(schema) %}
-    revoke all on function {{ function }} from public;
-    {%- endfor %}
-    {%- for role in roles %}
-    grant usage on schema {{ schema }} to {{ role }};
-    grant select on {{ schema }}.models, {{ schema }}.installation, {{ schema }}.deployments,
-        {{ schema }}.deployment_history to {{ role }};
-    {{ fraud_install_platform_grants(schema, role) }}
-        {%- for function in fraud_scoring_functions(schema) %}
-    grant execute on function {{ function }} to {{ role }};
-        {%- endfor %}
-    {%- endfor %}
-    select 1
-{%- endmacro %}
-
-{% macro fraud_scoring_version() -%}
-    {#- Changes whenever the DDL changes (the function bodies, the stack contract rendered
-        into them, the tables), so an outdated installation is detected. The scorer's own
-        code is the installed fraud_scoring package: the install records its version and
-        source hash, and check_fraud_segments compares every segment's with it. -#}
-    {{ return(local_md5(fraud_scoring_ddl('x'))[:12]) }}
-{%- endmacro %}
+{#- The install's DDL script: the registry's tables, the scoring functions (PL/Python), the
+    roles' entry point score_stack. Its platform differences are in the macros it calls:
+    fraud_install_change_log, fraud_install_one_champion_index, fraud_install_parallel_label,
+    fraud_install_placement_keys, fraud_install_table_distribution. -#}
 
 {% macro fraud_scoring_ddl(schema) -%}
 {#- The platform's parts come from macros/platforms/<platform>.sql (fraud_install_*):
@@ -144,7 +46,10 @@ create table if not exists {{ schema }}.installation (
 -- Which registered versions score, and which one decides: the champion (one at
 -- most) and its challengers, scored side by side. Changed by the operations in
 -- macros/fraud_deployments.sql (promote, add a challenger, retire, roll back, set a
--- threshold), never by registering a model. threshold: NULL for the model's own.
+-- threshold), never by registering a model. threshold: NULL for the model's own.{#
+    Those operations are in macros/deployments/ now. This comment is rendered into the DDL,
+    whose hash is the installation's version (fraud_scoring_version): rewording it would mark
+    every installation outdated, so it keeps the old file's name. #}
 create table if not exists {{ schema }}.deployments (
     model_version text primary key,
     role text not null check (role in ('champion', 'challenger')),
@@ -379,66 +284,4 @@ except ImportError as exc:
         'the Python the server uses, on every host (`make venv` for the project venv; elsewhere '
         '`pip install --no-deps <checkout>` into the venv on the server\'s PYTHONPATH)' % exc
     )
-{%- endmacro %}
-
-{% macro fraud_scoring_on_run_start() -%}
-    {#- Install when we may (a superuser) and must (missing or outdated);
-        otherwise fail with the command an administrator has to run. -#}
-    {%- if execute -%}
-        {%- set schema = fraud_schema() -%}
-        {%- set expected = fraud_scoring_version() -%}
-        {%- set is_superuser = run_query("select rolsuper from pg_roles where rolname = current_user").rows[0][0] -%}
-        {%- set installed = none -%}
-        {%- if run_query("select to_regclass('" ~ schema ~ ".installation') is not null").rows[0][0] -%}
-            {%- set found = run_query(
-                "select version from " ~ schema ~ ".installation where component = 'score_stack'"
-            ).rows -%}
-            {%- set installed = found[0][0] if found | length else none -%}
-        {%- endif -%}
-        {%- if installed != expected -%}
-            {%- if is_superuser -%}
-                {%- do install_fraud_scoring() -%}
-            {%- else -%}
-                {%- set state = "missing" if installed is none
-                    else "outdated (installed " ~ installed ~ ", this project needs " ~ expected ~ ")" -%}
-                {{ exceptions.raise_compiler_error(
-                    "fraud scoring functions in schema " ~ schema ~ " are " ~ state
-                    ~ ": ask a database superuser to run `dbt run-operation install_fraud_scoring`"
-                ) }}
-            {%- endif -%}
-        {%- endif -%}
-    {%- endif -%}
-    select 1
-{%- endmacro %}
-
-{#- The install's platform differences: each dispatches to macros/platforms/<platform>.sql. -#}
-
-{% macro fraud_install_table_distribution() -%}
-    {#- how the registry's small tables are spread: '' or ' distributed replicated' -#}
-    {{ return(fraud_dispatch('fraud_install_table_distribution')()) }}
-{%- endmacro %}
-
-{% macro fraud_install_parallel_label(label) -%}
-    {#- a function's PARALLEL label ('safe' / 'unsafe'), where the platform has them -#}
-    {{ return(fraud_dispatch('fraud_install_parallel_label')(label)) }}
-{%- endmacro %}
-
-{% macro fraud_install_placement_keys(schema) -%}
-    {#- the table of placement keys stacking gives batches (Greenplum) -#}
-    {{ return(fraud_dispatch('fraud_install_placement_keys')(schema)) }}
-{%- endmacro %}
-
-{% macro fraud_install_one_champion_index(schema) -%}
-    {#- at most one champion, enforced by the database where it can -#}
-    {{ return(fraud_dispatch('fraud_install_one_champion_index')(schema)) }}
-{%- endmacro %}
-
-{% macro fraud_install_change_log(schema) -%}
-    {#- the change log of the raw table's rows and its trigger function (PostgreSQL) -#}
-    {{ return(fraud_dispatch('fraud_install_change_log')(schema)) }}
-{%- endmacro %}
-
-{% macro fraud_install_platform_grants(schema, role) -%}
-    {#- what a scoring role may read beyond the registry: the platform's own tables -#}
-    {{ return(fraud_dispatch('fraud_install_platform_grants')(schema, role)) }}
 {%- endmacro %}

@@ -1,13 +1,6 @@
-{#- Where the stacks live, and can every segment score. (Which platform: macros/platforms/.) -#}
-
-{% macro fraud_distribute_stacks(relation=none) -%}
-    {#- A post-hook of int_credit_card__scoring_stacks; empty except on Greenplum /
-        Cloudberry, where it analyzes the stacks. The table is created DISTRIBUTED
-        BY (batch_id) (config fraud_distributed_by), so the ALTER only acts on a
-        stacks table built before the project created it so; every segment then
-        scores its own stacks, and a rescore moves no feature at all. -#}
-    {{- fraud_dispatch('fraud_distribute_stacks')(relation or this) -}}
-{%- endmacro %}
+{#- dbt run-operation check_fraud_segments: can every segment (or the one server) score? Per
+    platform: <platform>__fraud_probe_sql in macros/platforms/postgres.sql and greenplum.sql.
+    -#}
 
 {% macro check_fraud_segments(runtime=none, probes=none, recorded=none) -%}
     {#- dbt run-operation check_fraud_segments [--args '{runtime: keras}']
@@ -29,7 +22,7 @@
         ).rows -%}
         {%- set recorded = found[0][0] if found | length else none -%}
     {%- endif -%}
-    {%- set report = fraud_probe_report(probes, runtime, var('fraud_scoring_threads', none), recorded) -%}
+    {%- set report = _fraud_probe_report(probes, runtime, var('fraud_scoring_threads', none), recorded) -%}
     {%- for line in report['lines'] -%}
         {{ log(line, info=true) }}
     {%- endfor -%}
@@ -43,7 +36,7 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro fraud_probe_report(probes, runtime, threads=none, recorded=none) -%}
+{% macro _fraud_probe_report(probes, runtime, threads=none, recorded=none) -%}
     {#- Parse probe rows [segment, JSON] into {lines, warnings, problems}: each
         segment's Python, packages, cores, BLAS and scoring threads; what is missing
         for the runtime; Python versions that differ between segments (packages built

@@ -1,6 +1,8 @@
--- sqlfluff:exclude_rules:LT02
--- (the macro returns one of several CREATE statements, which the indentation rule cannot place)
-{#- How dbt builds a contract-enforced table from a query: faster for fraud_scores. -#}
+{#- How dbt builds a table from a query here: dbt-postgres's create_table_as, with two configs
+    that make fraud_scores faster to build (fraud_distributed_by, fraud_constraints_after_load).
+    Named postgres__ for dbt's own adapter.dispatch, which picks it on PostgreSQL and Greenplum
+    alike (both run on dbt-postgres); the platforms differ in fraud_table_distribution:
+    <platform>__fraud_table_distribution in macros/platforms/postgres.sql and greenplum.sql. -#}
 
 {% macro postgres__create_table_as(temporary, relation, sql) -%}
     {#- dbt-postgres's own, except for two configs:

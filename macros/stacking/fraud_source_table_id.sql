@@ -1,0 +1,13 @@
+{#- The raw table's identity (oid and data file): stacks and scores of a replaced or truncated
+    source are told apart by it. The same on every platform. -#}
+
+{% macro fraud_source_table_id() -%}
+    {#- SQL for the raw table's identity: its oid and its data file. A reload that
+        swaps in a new table (the loader) or truncates and refills it changes it,
+        so stacks built from earlier data are never taken for current ones. -#}
+    (
+        select c.oid::text || '/' || c.relfilenode::text
+        from pg_class as c
+        where c.oid = {{ fraud_quote_literal(source('raw', 'credit_card')) }}::regclass
+    )
+{%- endmacro %}
