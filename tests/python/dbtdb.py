@@ -24,6 +24,10 @@ class DbtProject:
     profiles_dir: Path
     user: str = "postgres"
     extra_vars: dict = field(default_factory=dict)
+    # what the project runs on: invariant.py and soak.py draw only the operations the platform
+    # follows (docs/reliability.md) and reach the database through query() and connect() below,
+    # which a Greenplum project (tests/python/test_greenplum_cluster.py) points at its cluster
+    platform: str = "postgres"
 
     @property
     def raw_schema(self) -> str:
@@ -80,6 +84,14 @@ class DbtProject:
         """A dbt command left running (stdout and stderr together), to interrupt or run beside another."""
         cmd, env = self.command(*args, **options)
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def query(self, sql: str, params=None, user: str | None = None):
+        """A statement on this project's database, committed; its rows, if any."""
+        return query(sql, params, user=user or self.user)
+
+    def connect(self, user: str | None = None):
+        """A psycopg2 connection to this project's database (the caller closes it)."""
+        return connect(user=user or self.user)
 
     def compile_model(self, name: str, *flags: str, **vars) -> tuple[list[str], str]:
         """A model as dbt compiles it: (its pre-hooks as written, unrendered; its compiled SQL)."""

@@ -23,11 +23,10 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from dbtdb import DbtProject, query
+from dbtdb import DbtProject
 
 from fraud_scoring.contract import project_contract
 from fraud_scoring.scorer import load_scorer
-from warehouse.connection import connect
 
 FEATURES = project_contract().columns
 FLOAT4_MAX = float(np.finfo(np.float32).max)
@@ -41,14 +40,14 @@ def scorable(rows: np.ndarray) -> np.ndarray:
 
 def expected_scores(p: DbtProject) -> dict[str, dict[int, float]]:
     """version -> {transaction_id: the model's probability on the row's current features}, per deployed version."""
-    raw = query(f"select transaction_id, {', '.join(FEATURES)} from {p.raw_schema}.credit_card order by 1")
+    raw = p.query(f"select transaction_id, {', '.join(FEATURES)} from {p.raw_schema}.credit_card order by 1")
     ids = np.array([r[0] for r in raw], dtype=np.int64)
     x = np.array([[np.nan if v is None else v for v in r[1:]] for r in raw], dtype=np.float64).reshape(
         -1, len(FEATURES)
     )
     keep = scorable(x)
     ids, x = ids[keep], x[keep].astype(np.float32)
-    deployed = query(
+    deployed = p.query(
         f"select m.model_version, m.model_h5, m.metadata::text from {p.fraud_schema}.models as m "
         f"join {p.fraud_schema}.deployments as d using (model_version)"
     )
@@ -63,7 +62,7 @@ def violations(p: DbtProject, limit: int = 10) -> list[str]:
     """Every departure from the invariant (at most `limit` per kind), as sentences; [] when it holds."""
     expected = expected_scores(p)
     stored: dict[str, dict[int, list[float]]] = {}
-    for tid, version, probability in query(
+    for tid, version, probability in p.query(
         f"select transaction_id, model_version, fraud_probability from {p.schema}.fraud_scores"
     ):
         stored.setdefault(version, {}).setdefault(tid, []).append(probability)
@@ -118,7 +117,7 @@ class Operations:
         return f"insert into {table} ({', '.join(cols)}) values {', '.join(values)}", params
 
     def ids(self) -> list[int]:
-        return [r[0] for r in query(f"select transaction_id from {self.p.raw_schema}.credit_card order by 1")]
+        return [r[0] for r in self.p.query(f"select transaction_id from {self.p.raw_schema}.credit_card order by 1")]
 
     def free_ids_in_gaps(self, n: int) -> list[int]:
         """Ids below the highest that no row has (between stacks, or inside one)."""
@@ -151,20 +150,21 @@ class Operations:
         self.execute(f"delete from {self.p.raw_schema}.credit_card where transaction_id = any(%s)", [ids])
 
     def stack_ids(self) -> list[list[int]]:
-        rows = query(f"select transaction_ids from {self.p.schema}.int_credit_card__scoring_stacks order by 1")
+        rows = self.p.query(f"select transaction_ids from {self.p.schema}.int_credit_card__scoring_stacks order by 1")
         return [list(r[0]) for r in rows]
 
     def execute(self, sql: str, params=None) -> None:
-        query(sql, params)
+        self.p.query(sql, params)
 
     def late(self, sql: str, params) -> LateCommit:
         """A transaction that writes now and commits when told: after a run has started or ended."""
-        return LateCommit(sql, params)
+        return LateCommit(self.p, sql, params)
 
     # ---- the registry ----------------------------------------------------------------
 
     def champion(self) -> str:
-        return query(f"select model_version from {self.p.fraud_schema}.deployments where role = 'champion'")[0][0]
+        sql = f"select model_version from {self.p.fraud_schema}.deployments where role = 'champion'"
+        return self.p.query(sql)[0][0]
 
     def promote(self, version: str) -> None:
         self.p.dbt("run-operation", "promote_fraud_model", "--args", json.dumps({"version": version}))
@@ -186,24 +186,31 @@ class Operations:
         outputs = [r.communicate(timeout=600)[0] for r in runs]
         return [r.returncode for r in runs], outputs
 
-    def interrupted_run(self, how: str) -> None:
+    def interrupted_run(self, how: str) -> bool:
         """A `dbt run` interrupted once its scoring statement is under way (or finished: a run that
-        beat the interruption is fine; what matters is the state after the next run)."""
+        beat the interruption is fine; what matters is the state after the next run). True when
+        the run failed (it was interrupted), for the history."""
         run = self.p.start("run", fraud_batch_rows=max(1, self.rng.choice([1, 2, 5])))
-        pid = wait_for_statement(self.p, "score_stack", run)
+        # the scoring statement: dbt's `create temporary table "fraud_scores__dbt_tmp..." as (...)`.
+        # pg_stat_activity keeps a query's first 1 kB (track_activity_query_size), and score_stack( is
+        # further in: match the statement's start, and this project by its fraud schema, which the
+        # model's depends_on comment names a few lines in (a temporary table has no schema). Matching
+        # score_stack found nothing, so every interrupted run ran to its end uninterrupted.
+        pid = wait_for_statement(self.p, "fraud_scores__dbt_tmp", run, marker=self.p.fraud_schema)
         if pid is not None:
             if how == "kill-client":
                 run.send_signal(signal.SIGKILL)
             else:
-                query(f"select pg_{how}_backend(%s)", (pid,))
+                self.p.query(f"select pg_{how}_backend(%s)", (pid,))
         run.communicate(timeout=600)
+        return run.returncode != 0
 
 
 class LateCommit:
     """A writing transaction held open on its own connection until commit() (or rollback())."""
 
-    def __init__(self, sql: str, params):
-        self.conn = connect()
+    def __init__(self, p: DbtProject, sql: str, params):
+        self.conn = p.connect()
         self.cur = self.conn.cursor()
         self.cur.execute(sql, params)
 
@@ -216,16 +223,17 @@ class LateCommit:
         self.conn.close()
 
 
-def wait_for_statement(p: DbtProject, needle: str, process, timeout: float = 120.0):
-    """The pid of this project's backend running a statement containing `needle`, once it runs; None if
-    the process ended first."""
+def wait_for_statement(p: DbtProject, needle: str, process, timeout: float = 120.0, marker: str | None = None):
+    """The pid of this project's backend running a statement containing `needle` and `marker` (default:
+    the project's schema), once it runs; None if the process ended first. Both must be in the
+    statement's first 1 kB, all pg_stat_activity keeps."""
     deadline = time.monotonic() + timeout
     sql = (
         "select pid from pg_stat_activity where state = 'active' and query like %s and query like %s "
         "and pid != pg_backend_pid() limit 1"
     )
     while time.monotonic() < deadline:
-        rows = query(sql, (f"%{needle}%", f"%{p.schema}%"))
+        rows = p.query(sql, (f"%{needle}%", f"%{marker or p.schema}%"))
         if rows:
             return rows[0][0]
         if process.poll() is not None:

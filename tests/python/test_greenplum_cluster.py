@@ -8,25 +8,34 @@ written (its marked block), then on the result: a second run changing nothing,
 appended rows scored alone, segments holding equal rows at any batch size, the
 plan (no feature row or stack moves into the scoring slice, each new row moves
 once to be stacked), keras on the segments agreeing with numpy, a bad row
-quarantined while the others are scored, concurrent runs, and a least-privilege
-role.
+quarantined while the others are scored, concurrent runs, a least-privilege
+role; the exactly-once invariant (invariant.py) after a seeded sequence of what
+Greenplum follows (soak.py's operations for platform greenplum), and dbt test failing
+on what it does not follow (an update in place, a delete, a gap insert) until the full
+refresh; a scoring role refused the inner scorers and unregistered versions.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+from dbtdb import DbtProject
+from invariant import Operations, violations
 
+from conftest import make_stack
 from fraud_scoring import SCORE_TOLERANCE
 from training.data import write_synthetic_csv
-from warehouse.connection import connection
+from warehouse.connection import connect, connection
 
 ROOT = Path(__file__).resolve().parents[2]
 DBT = str(ROOT / ".venv" / "bin" / "dbt")
@@ -292,3 +301,192 @@ def test_a_least_privilege_role_runs_and_tests(cluster, flow):
     assert len(scores(cluster, f"analytics_{a}")) == cluster.query("select count(*) from raw.credit_card")[0][0]
     cluster.query(f"drop schema analytics_{a} cascade")
     cluster.query(f"drop owned by {a}")
+
+
+# ---- exactly once, as far as Greenplum follows it (docs/reliability.md) ---------------------------
+
+
+@dataclass
+class GreenplumProject(DbtProject):
+    """A DbtProject (tests/python/dbtdb.py: schemas of its own, vars) on the cluster's test database,
+    so that invariant.py and soak.py run there unchanged but for the platform."""
+
+    cluster: Cluster | None = None
+
+    def command(self, *args: str, user: str | None = None, schema_suffix: str = "", **vars):
+        cmd, _ = super().command(*args, user=user, schema_suffix=schema_suffix, **vars)
+        env = {**self.cluster.env, "FRAUD_DBT_SCHEMA": self.schema + schema_suffix, "FRAUD_GP_USER": user or self.user}
+        return cmd, env
+
+    def query(self, sql: str, params=None, user: str | None = None):
+        return self.cluster.query(sql, params, FRAUD_GP_USER=user or self.user)
+
+    def connect(self, user: str | None = None):
+        return connect({**self.cluster.env, "FRAUD_GP_USER": user or self.user})
+
+
+@pytest.fixture(scope="module")
+def gp_project(cluster, model_dir, other_model_dir, tmp_path_factory):
+    """3,000 rows in schemas of their own, stacks of 500, two registered versions (a the champion, b
+    a challenger), scored by a first run."""
+    from warehouse.loading import load_csv
+    from warehouse.registry import register
+
+    user = cluster.env.get("FRAUD_GP_USER", "gpadmin")
+    p = GreenplumProject(
+        suffix=f"gpinv{os.getpid()}",
+        profiles_dir=Path(cluster.env["DBT_PROFILES_DIR"]),
+        user=user,
+        platform="greenplum",
+        cluster=cluster,
+    )
+    p.extra_vars["fraud_batch_rows"] = 500
+    data = write_synthetic_csv(tmp_path_factory.mktemp("gpinv") / "tx.csv", 3000, seed=21, fraud_rate=0.01)
+    with connection(cluster.env) as conn:
+        assert load_csv(conn, data, f"{p.raw_schema}.credit_card") == 3000
+    # ids 1001..1010 absent before the first run: a gap below the stacked ids to insert into
+    cluster.query(f"delete from {p.raw_schema}.credit_card where transaction_id between 1001 and 1010")
+    p.dbt("run-operation", "install_fraud_scoring")
+    with connection(cluster.env) as conn:
+        p.version_a = register(conn, model_dir, p.fraud_schema)[0]
+        p.version_b = register(conn, other_model_dir, p.fraud_schema)[0]
+    p.dbt("run-operation", "promote_fraud_model", "--args", json.dumps({"version": p.version_a}))
+    p.dbt("run-operation", "add_fraud_challenger", "--args", json.dumps({"version": p.version_b}))
+    p.dbt("run")
+    yield p
+    for schema in (p.schema, p.raw_schema, p.fraud_schema):
+        cluster.query(f"drop schema if exists {schema} cascade")
+
+
+def holds(p) -> None:
+    found = violations(p)
+    assert found == [], "\n".join(found)
+
+
+SEEDS = [int(s) for s in os.environ.get("FRAUD_INVARIANT_SEEDS", "1").split(",")]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_invariant_holds_after_a_random_sequence_of_followed_operations(gp_project, seed):
+    """What Greenplum follows: appends (ids above the highest stacked), promotions, rollbacks and
+    thresholds, two runs at once, runs cancelled, terminated or their client killed (soak.py draws
+    only these for platform greenplum, and runs every way of running in the first six steps). The
+    invariant is checked after every step; a violation names the seed and the step to replay."""
+    from soak import run_sequence
+
+    holds(gp_project)
+    report = run_sequence(gp_project, seed, steps=6, per_run=3, log=print)  # shown by pytest on a failure
+    history = "\n".join(report.history)
+    assert report.violations == [], report.describe()
+    assert "run at-once" in history and "run plain" in history, history
+    # a promotion and a rollback whatever the seed drew (a promotion right after appends is refused:
+    # the version has not scored them yet): decisions switch, the scores stay exactly once
+    ops = Operations(gp_project, random.Random(seed), [gp_project.version_a, gp_project.version_b])
+    champion = ops.champion()
+    ops.promote(next(v for v in ops.versions if v != champion))
+    ops.run()
+    holds(gp_project)
+    gp_project.dbt("run-operation", "rollback_fraud_model")
+    ops.run()
+    holds(gp_project)
+    assert ops.champion() == champion
+    assert re.search(r"run (cancel|terminate) \(interrupted\)", history), history  # a statement cancelled
+
+
+def test_changes_greenplum_does_not_follow_fail_dbt_test_until_a_full_refresh(gp_project):
+    """A row updated in place, a row deleted and a row inserted below the highest stacked id: a plain
+    run leaves them (docs/reliability.md), dbt test fails naming each, and the full refresh it
+    names repairs them."""
+    p = gp_project
+    holds(p)
+    scored = [t for (t,) in p.query(f"select transaction_id from {p.schema}.fraud_scores order by 1")]
+    updated, deleted = scored[100], scored[200]
+    taken = set(Operations(p, random.Random(0), []).ids())
+    gap = next(t for t in range(scored[50], scored[-1]) if t not in taken)
+    p.query(
+        f"update {p.raw_schema}.credit_card set v14 = v14 - 20, v12 = v12 - 20 where transaction_id = %s", [updated]
+    )
+    p.query(f"delete from {p.raw_schema}.credit_card where transaction_id = %s", [deleted])
+    columns = ", ".join(["transaction_id", "time", *[f"v{i}" for i in range(1, 29)], "amount", "class"])
+    p.query(f"insert into {p.raw_schema}.credit_card ({columns}) values ({gap}, 0, {', '.join(['0.5'] * 28)}, 1, 0)")
+    p.dbt("run")  # not followed there: the run changes nothing
+
+    tests = ["fraud_scores_are_current", "fraud_scores_complete_for_every_deployed_model"]
+    failed = p.dbt("test", "--select", *tests, check=False)
+    assert failed.returncode != 0, failed.stdout[-3000:]
+    for name in tests:
+        assert re.search(rf"FAIL \d+ {name}", failed.stdout), failed.stdout[-3000:]
+    problems = set()
+    for name in tests:  # what each test lists: the transaction and its problem
+        sql = next((ROOT / f"target/test_{p.suffix}" / "compiled").rglob(f"{name}.sql")).read_text()
+        problems |= {(row[0], row[-1]) for row in p.query(sql)}
+    versions = {p.version_a, p.version_b}
+    assert problems == {
+        (updated, "stacked features differ from the source now (updated in place)"),
+        (deleted, "stacked but no longer in the source (deleted)"),
+        (deleted, "scored but not scorable or gone"),
+        (gap, "not scored"),
+    }, problems
+    found = violations(p)  # per version: the deleted row's score, the gap's missing one (and the stale one)
+    for what in ("1 scored but deleted or quarantined: %d" % deleted, "1 missing: %d" % gap):
+        assert sorted(v.split(": ", 1)[0] for v in found if what in v) == sorted(versions), found
+
+    p.dbt("run", "--full-refresh", "--select", "int_credit_card__scoring_stacks+")
+    p.dbt("test", "--select", *tests)
+    holds(p)
+
+
+# ---- the least-privilege role and the scorer (docs/security.md) -----------------------------------
+
+SECURITY_ROLE = f"fraud_gptest_sec_{os.getpid()}"
+
+
+def test_the_role_reaches_only_the_entry_point_which_refuses_unregistered_versions(cluster, flow):
+    """As a scoring role: the inner PL/Python functions (model bytes, a directory) are refused; the
+    SECURITY DEFINER entry point reads the replicated registry on the coordinator and on every
+    segment, scores a registered version and refuses one that is not registered; the cluster stays up."""
+    import psycopg2
+
+    a = SECURITY_ROLE
+    cluster.query(f"drop role if exists {a}")
+    cluster.query(f"create role {a} login")
+    cluster.dbt("run-operation", "install_fraud_scoring", fraud_scoring_roles=[a])
+    cluster.query(f"grant usage on schema analytics to {a}")
+    cluster.query(f"grant select on analytics.int_credit_card__scoring_stacks to {a}")
+    started = cluster.query("select pg_postmaster_start_time()")[0][0]
+    [(version,)] = cluster.query("select model_version from fraud.deployments where role = 'champion'")
+    stack = psycopg2.Binary(make_stack(np.arange(1, 29), np.eye(28, dtype=np.float32)))
+
+    def as_role(sql, params=None):
+        return cluster.query(sql, params, FRAUD_GP_USER=a)
+
+    try:
+        for call in (
+            "fraud.score_stack_numpy(%(stack)s, 28, %(stack)s, '{}', 'x', null, 1, 'x', true)",
+            "fraud.score_stack_keras(%(stack)s, 28, %(stack)s, '{}', 'x', null, 1, 'x', true)",
+            "fraud.model_file_contents('/', 'etc/passwd')",
+        ):
+            with pytest.raises(psycopg2.Error, match="permission denied for function"):
+                as_role(f"select {call}", {"stack": stack})
+        on_segments = (
+            "select count(*), count(fraud.score_stack(s.stack, s.n_rows, %s, 'numpy', null, 1, true)) "
+            "from analytics.int_credit_card__scoring_stacks as s"
+        )
+        stacks = cluster.query("select count(*) from analytics.int_credit_card__scoring_stacks")[0][0]
+        assert as_role(on_segments, [version]) == [(stacks, stacks)]  # each segment read the registry
+        assert as_role("select fraud.score_stack(%s, 28, %s, 'numpy', null, 1, true)", [stack, version])[0][0]
+        for ref in ("fraud-mlp-not-registered", "x'; drop table fraud.models; --", None):
+            with pytest.raises(psycopg2.Error, match="no model: the selected model is not in the registry"):
+                as_role("select fraud.score_stack(%s, 28, %s, 'numpy', null, 1, true)", [stack, ref])
+            with pytest.raises(psycopg2.Error, match="no model: the selected model is not in the registry") as refused:
+                as_role(on_segments, [ref])
+            assert re.search(r"\(seg\d+ ", str(refused.value)), refused.value  # refused on a segment
+        assert cluster.query("select count(*) from fraud.models where model_version = %s", [version]) == [(1,)]
+    finally:
+        cluster.query(f"drop owned by {a}")
+        cluster.query(f"drop role if exists {a}")
+    # the cluster stayed up: no restart, every segment up and answering
+    assert cluster.query("select pg_postmaster_start_time()")[0][0] == started
+    assert cluster.query("select count(*) from gp_segment_configuration where status != 'u'") == [(0,)]
+    segments = cluster.query("select count(*) from gp_segment_configuration where content >= 0 and role = 'p'")[0][0]
+    assert cluster.query("select count(*) from gp_dist_random('gp_id')") == [(segments,)]

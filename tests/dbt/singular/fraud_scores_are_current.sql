@@ -75,7 +75,12 @@ final as (
 
     select
         stacked_rows.transaction_id,
-        'stacked features differ from the source now (updated in place)' as problem
+        -- a stacked row the source no longer holds: on Greenplum / Cloudberry (no count of
+        -- stack ranges there) this comparison is what finds deleted rows, so it says so
+        case
+            when staged.transaction_id is null then 'stacked but no longer in the source (deleted)'
+            else 'stacked features differ from the source now (updated in place)'
+        end as problem
     from stacked_rows
     left join {{ ref('stg_raw__credit_card') }} as staged
         on stacked_rows.transaction_id = staged.transaction_id
