@@ -61,6 +61,7 @@
         schema ~ '.probe_packages()',
         schema ~ '.scoring_package()',
         schema ~ '.probability_from_bits(integer)',
+        schema ~ '.run_python_model(text, text)',
     ]) }}
 {%- endmacro %}
 
@@ -71,6 +72,7 @@
         schema ~ '.score_stack_numpy(bytea, bigint, bytea, text, text, float8, integer, text, boolean)',
         schema ~ '.score_stack_keras(bytea, bigint, bytea, text, text, float8, integer, text, boolean)',
         schema ~ '.model_file_contents(text, text)',
+        schema ~ '.publish_python_model(text, text, text)',
     ]) }}
 {%- endmacro %}
 
@@ -86,7 +88,7 @@
     {%- for role in roles %}
     grant usage on schema {{ schema }} to {{ role }};
     grant select on {{ schema }}.models, {{ schema }}.installation, {{ schema }}.deployments,
-        {{ schema }}.deployment_history to {{ role }};
+        {{ schema }}.deployment_history, {{ schema }}.python_models to {{ role }};
     {{ fraud_install_platform_grants(schema, role) }}
         {%- for function in fraud_scoring_functions(schema) %}
     grant execute on function {{ function }} to {{ role }};
@@ -328,6 +330,9 @@ $$;
 
 -- this server's fraud_scoring package (version, source hash): recorded by the install
 {{ _fraud_json_function(schema, 'scoring_package') }}
+
+-- dbt Python models: their published code and the function that runs it
+{{ fraud_python_models_ddl(schema) }}
 {%- endmacro %}
 
 {% macro _fraud_model_file_function(schema, name, returns, entry) -%}
