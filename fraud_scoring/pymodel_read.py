@@ -104,7 +104,7 @@ def _decode(pd, np, type_, nullable, payload, mask_bytes, n):
         _, dtype, plain, with_nulls = FIXED[type_]
         raw = np.frombuffer(payload or b"", dtype=dtype, count=n)
         values = raw.astype("bool" if dtype == "|b1" else dtype.lstrip(">"))
-        mask = np.frombuffer(mask_bytes, dtype="|b1", count=n).astype(bool) if nullable and mask_bytes else None
+        mask = np.frombuffer(mask_bytes or b"", dtype="|b1", count=n).astype(bool) if nullable else None
         if type_.startswith("timestamp") or type_ == "date":
             limits = np.iinfo(values.dtype)
             extreme = (values == limits.max) | (values == limits.min)  # +-infinity: NaT
@@ -118,13 +118,15 @@ def _decode(pd, np, type_, nullable, payload, mask_bytes, n):
             if mask is not None and mask.any():
                 result[mask] = np.datetime64("NaT")
             return pd.Series(result).dt.tz_localize("UTC").array if "UTC" in plain else result
-        if mask is not None and mask.any():
-            if type_ in ("double precision", "real"):
-                values = values.copy()
-                values[mask] = np.nan
-                return values
-            return _masked(pd, values, mask, with_nulls)
-        return values
+        if mask is None:
+            return values
+        if type_ in ("double precision", "real"):
+            values = values.copy()
+            values[mask] = np.nan
+            return values
+        # a column that may hold NULLs gets pandas' nullable dtype whether or not this read
+        # found one, so a model's dtypes depend on the schema, never on the data
+        return _masked(pd, values, mask, with_nulls)
     texts = list(payload) if payload is not None else []
     if type_ in TEXT_TYPES:
         return pd.array(texts, dtype="str")

@@ -131,11 +131,11 @@ def _integer_array(pd, np, name, s, type_, missing) -> str:
         values = s.to_numpy(dtype="float64", na_value=0.0)
         fractional = ~missing & ((values != np.floor(values)) | np.isinf(values))
         if fractional.any():
-            _refuse(name, type_, "the value %r" % values[fractional][0], " (not a whole number)")
+            _refuse(name, type_, "the value %r" % values[fractional][0].item(), " (not a whole number)")
     limit = INTEGER_RANGES[type_]
     outside = ~missing & ((values >= limit) | (values < -limit))
     if outside.any():
-        _refuse(name, type_, "the value %d" % values[outside][0], " (out of range)")
+        _refuse(name, type_, "the value %d" % values[outside][0].item(), " (out of range)")
     return _literal("NULL" if m else str(int(v)) for v, m in zip(values.tolist(), missing, strict=True))
 
 
