@@ -46,6 +46,8 @@ FIXED = {
 
 def _width(dtype: str) -> int:
     return int(dtype[2:])
+
+
 TEXT_TYPES = {"text", "character varying", "character", "name", "citext"}
 
 

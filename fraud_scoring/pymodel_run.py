@@ -122,7 +122,9 @@ def published_code(plpy, schema: str, unique_id: str, code: str) -> tuple[str, s
     )
     rows = plpy.execute(plan, [unique_id])
     if not rows:
-        raise PythonModelError("Python model %s is not published in %s.python_models: %s" % (unique_id, schema, PUBLISH_HINT))
+        raise PythonModelError(
+            "Python model %s is not published in %s.python_models: %s" % (unique_id, schema, PUBLISH_HINT)
+        )
     row = rows[0]
     if code_sha256(row["code"]) != row["sha256"]:
         raise PythonModelError("the published code of %s does not match its recorded sha256: republish it" % unique_id)
@@ -167,10 +169,13 @@ def run_model(plpy, schema: str, context_text: str, code: str) -> str:
     result = call_model(path, code, Dbt(reader, context), Session(plpy, reader))
     if not isinstance(result, pd.DataFrame):
         raise PythonModelError(
-            "model() in %s returned %s, not a pandas DataFrame" % (path, type(result).__module__ + "." + type(result).__qualname__)
+            "model() in %s returned %s, not a pandas DataFrame"
+            % (path, type(result).__module__ + "." + type(result).__qualname__)
         )
     if not all(isinstance(c, str) for c in result.columns) or result.columns.has_duplicates:
-        raise PythonModelError("the DataFrame model() in %s returned needs unique string column names: %r" % (path, list(result.columns)))
+        raise PythonModelError(
+            "the DataFrame model() in %s returned needs unique string column names: %r" % (path, list(result.columns))
+        )
     target = context["target"]
     what = "the contract of %s" % path if context.get("contract") else relation_sql(target)
     if context.get("create"):

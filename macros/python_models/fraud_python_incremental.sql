@@ -12,7 +12,9 @@
     {%- set target_relation = this.incorporate(type='table') -%}
     {%- set temp_relation = make_temp_relation(target_relation) -%}
     {%- set unique_key = config.get('unique_key') -%}
-    {%- set on_schema_change = incremental_validate_on_schema_change(config.get('on_schema_change'), default='ignore') -%}
+    {%- set on_schema_change = incremental_validate_on_schema_change(
+        config.get('on_schema_change'), default='ignore'
+    ) -%}
     {%- set grant_config = config.get('grants') -%}
 
     {{ run_hooks(pre_hooks, inside_transaction=False) }}
@@ -41,7 +43,8 @@
     {%- do run_query('drop table if exists ' ~ temp_relation) -%}
 
     {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {%- do apply_grants(target_relation, grant_config, should_revoke=should_revoke(existing_relation, full_refresh_mode=False)) -%}
+    {%- set revoke = should_revoke(existing_relation, full_refresh_mode=False) -%}
+    {%- do apply_grants(target_relation, grant_config, should_revoke=revoke) -%}
     {%- do persist_docs(target_relation, model) -%}
     -- `COMMIT` happens here
     {{ adapter.commit() }}

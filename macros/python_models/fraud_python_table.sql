@@ -37,7 +37,8 @@
     {%- endif -%}
 
     {{ run_hooks(post_hooks, inside_transaction=True) }}
-    {%- do apply_grants(target_relation, grant_config, should_revoke=should_revoke(existing_relation, full_refresh_mode=True)) -%}
+    {%- set revoke = should_revoke(existing_relation, full_refresh_mode=True) -%}
+    {%- do apply_grants(target_relation, grant_config, should_revoke=revoke) -%}
     {%- do persist_docs(target_relation, model) -%}
     -- `COMMIT` happens here
     {{ adapter.commit() }}

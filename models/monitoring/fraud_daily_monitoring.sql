@@ -31,9 +31,9 @@ final as (
         distribution.scored_rows,
         distribution.mean_probability,
         distribution.p99_probability,
-        distribution.histogram_10::float8 / distribution.scored_rows as flagged_share_at_0_9,
         pr_auc.labeled_frauds,
-        pr_auc.pr_auc
+        pr_auc.pr_auc,
+        distribution.histogram_10::float8 / distribution.scored_rows as flagged_share_at_0_9
     from distribution
     inner join deployments on distribution.model_version = deployments.model_version
     left join pr_auc

@@ -30,7 +30,7 @@ select * from (values
      date '1999-12-31', timestamp '2000-01-01 00:00:00')
 ) as t (i8, i4, i2, f8, f4, b, t, n, tstz, d, ts)
 """
-TYPES_MODEL = '''import pandas as pd
+TYPES_MODEL = """import pandas as pd
 
 
 def model(dbt, session):
@@ -38,9 +38,9 @@ def model(dbt, session):
     chunked = pd.concat(list(dbt.ref("py_types_source", chunksize=2)), ignore_index=True)
     pd.testing.assert_frame_equal(whole, chunked)
     return whole
-'''
+"""
 # One model whose behaviour a control table chooses, so its published code never changes.
-CONTROLLED_MODEL = '''import pandas as pd
+CONTROLLED_MODEL = """import pandas as pd
 
 
 def model(dbt, session):
@@ -57,7 +57,7 @@ def model(dbt, session):
     if mode == "text_in_number":
         return frame.assign(v=["x", "y"])
     return frame
-'''
+"""
 CONTROLLED_YAML = """version: 2
 models:
   - name: py_controlled
@@ -223,7 +223,9 @@ def test_two_runs_at_once_both_succeed(project):
     outs = [r.communicate(timeout=600)[0] for r in runs]
     assert [r.returncode for r in runs] == [0, 0], outs
     assert _unchanged(project) == [(1, 0.5), (2, 0.25)]
-    dup = query(f"select count(*) - count(distinct (model_version, transaction_day)) from {project.schema}.fraud_pr_auc_daily")
+    dup = query(
+        f"select count(*) - count(distinct (model_version, transaction_day)) from {project.schema}.fraud_pr_auc_daily"
+    )
     assert dup == [(0,)]
 
 
@@ -232,7 +234,9 @@ def test_a_server_python_without_pandas_names_the_fix(project):
     try:
         with conn.cursor() as cur:
             cur.execute("do language plpython3u $$\nimport sys\nsys.modules['pandas'] = None\n$$")
-            with pytest.raises(psycopg2.Error, match=r"need pandas in the database server's Python \(3\.\d+.*make venv"):
+            with pytest.raises(
+                psycopg2.Error, match=r"need pandas in the database server's Python \(3\.\d+.*make venv"
+            ):
                 cur.execute(f"select {project.fraud_schema}.run_python_model('{{}}', '')")
     finally:
         conn.close()
@@ -248,7 +252,7 @@ def test_the_least_privileged_role_runs_published_code(project):
     result = dbt(project, "run", user=a, schema_suffix="_analyst")
     assert "ERROR=0" in result.stdout, output(result)[-3000:]
     assert query(f"select count(*) from {s}.fraud_score_distribution")[0][0] >= 1
-    owner = query(f"select tableowner from pg_tables where schemaname = %s and tablename = 'py_controlled'", (s,))
+    owner = query("select tableowner from pg_tables where schemaname = %s and tablename = 'py_controlled'", (s,))
     assert owner == [(a,)]
 
 
@@ -259,7 +263,9 @@ def test_code_changed_since_publishing_is_refused_for_the_role(project):
     before = query(f"select count(*), sum(scored_rows) from {s}.fraud_score_distribution")
     path.write_text(original + "\nimport os  # not reviewed\nos.system('touch /tmp/pwned')\n")
     try:
-        result = dbt(project, "run", "--select", "fraud_score_distribution", check=False, user=a, schema_suffix="_analyst")
+        result = dbt(
+            project, "run", "--select", "fraud_score_distribution", check=False, user=a, schema_suffix="_analyst"
+        )
         assert result.returncode == 1
         assert "differs from its published code" in output(result)
         assert "dbt run-operation publish_python_models" in output(result)
@@ -310,7 +316,9 @@ def test_published_code_reads_with_the_callers_privileges(project):
 
 def test_a_read_over_the_row_cap_names_the_cap_and_the_ways_out(project):
     path = project.copy / "models" / "pytest" / "_cap.yml"
-    path.write_text("version: 2\nmodels:\n  - name: py_types\n    config:\n      meta:\n        python_max_input_rows: 2\n")
+    path.write_text(
+        "version: 2\nmodels:\n  - name: py_types\n    config:\n      meta:\n        python_max_input_rows: 2\n"
+    )
     try:
         result = dbt(project, "run", "--select", "py_types", check=False)
     finally:
