@@ -1,6 +1,6 @@
 """A dbt Python model in the database against the same pandas code outside it, whole processes.
 
-    .venv/bin/python -m bench.python_models [--rows 2000000] [--repeats 3]
+    .venv/bin/python -m bench.python_models [--rows 2000000] [--repeats 3] [--markdown]
 
 The same tables for both: schema bench_pymodels gets `fraud_scores` (ROWS scores: two
 versions of ROWS / 2 transactions) and `stg_raw__credit_card` (their labels and times),
@@ -125,7 +125,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--markdown", action="store_true", help="print the table of the committed results only")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(RESULTS.read_text())))
+        return
     make_tables(args.rows)
     env = {**os.environ, "FRAUD_DBT_SCHEMA": SCHEMA, "DO_NOT_TRACK": "1"}
     python = str(ROOT / ".venv" / "bin" / "python")

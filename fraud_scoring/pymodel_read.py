@@ -48,6 +48,17 @@ def _width(dtype: str) -> int:
     return int(dtype[2:])
 
 
+# What a NULL is sent as where pandas has a missing value of the type itself, so that no
+# NULL mask is read for the column: NaN for floats, -infinity (which reads as NaT) for times.
+NULL_AS = {
+    "double precision": "7ff8000000000000",
+    "real": "7fc00000",
+    "timestamp with time zone": "8000000000000000",
+    "timestamp without time zone": "8000000000000000",
+    "date": "80000000",
+}
+
+
 TEXT_TYPES = {"text", "character varying", "character", "name", "citext"}
 
 
@@ -77,8 +88,10 @@ def relation_columns(plpy, from_sql: str) -> list[tuple[str, str, bool]]:
 
 
 def query_columns(plpy, query: str) -> list[tuple[str, str, bool]]:
-    """The columns of a query's result: a plan with no rows, through a temporary view."""
-    plpy.execute("create or replace temporary view pg_temp.fraud_python_query as " + query)
+    """The columns of a query's result, through a temporary view (dropped first: CREATE OR REPLACE
+    refuses a view whose columns changed, and each query has its own)."""
+    plpy.execute("drop view if exists pg_temp.fraud_python_query")
+    plpy.execute("create temporary view fraud_python_query as " + query)
     return relation_columns(plpy, "pg_temp.fraud_python_query")
 
 
@@ -89,10 +102,10 @@ def _expressions(columns, aggregate: bool) -> list[str]:
         col = quote_ident(name)
         if type_ in FIXED:
             send, dtype, _, _ = FIXED[type_]
-            zero = "'\\x" + "00" * _width(dtype) + "'::bytea"
-            value = f"coalesce({send}({col}), {zero})"
+            null = "'\\x" + NULL_AS.get(type_, "00" * _width(dtype)) + "'::bytea"
+            value = f"coalesce({send}({col}), {null})"
             out.append(f"string_agg({value}, ''::bytea) as v{i}" if aggregate else f"{value} as v{i}")
-            if nullable:
+            if nullable and type_ not in NULL_AS:
                 mask = f"case when {col} is null then '\\x01'::bytea else '\\x00'::bytea end"
                 out.append(f"string_agg({mask}, ''::bytea) as m{i}" if aggregate else f"{mask} as m{i}")
         else:
@@ -102,6 +115,7 @@ def _expressions(columns, aggregate: bool) -> list[str]:
 
 def _decode(pd, np, type_, nullable, payload, mask_bytes, n):
     """One column's values as a pandas Series-ready array of the type's dtype."""
+    nullable = nullable and type_ not in NULL_AS  # NULLs arrived as NaN / NaT
     if type_ in FIXED:
         _, dtype, plain, with_nulls = FIXED[type_]
         raw = np.frombuffer(payload or b"", dtype=dtype, count=n)

@@ -8,8 +8,8 @@ written (its marked block), then on the result: a second run changing nothing,
 appended rows scored alone, segments holding equal rows at any batch size, the
 plan (no feature row or stack moves into the scoring slice, each new row moves
 once to be stacked), keras on the segments agreeing with numpy, a bad row
-quarantined while the others are scored, concurrent runs, and a least-privilege
-role.
+quarantined while the others are scored, concurrent runs, a least-privilege
+role, and the Python models (docs/python-models.md) end to end.
 """
 
 from __future__ import annotations
@@ -292,3 +292,20 @@ def test_a_least_privilege_role_runs_and_tests(cluster, flow):
     assert len(scores(cluster, f"analytics_{a}")) == cluster.query("select count(*) from raw.credit_card")[0][0]
     cluster.query(f"drop schema analytics_{a} cascade")
     cluster.query(f"drop owned by {a}")
+
+
+def test_python_models_run_on_the_coordinator_end_to_end(cluster, flow):
+    """The monitoring Python models (docs/python-models.md), built by the operator flow's dbt run:
+    their outputs agree with the SQL figures; an incremental run and a full refresh work; the
+    least-privilege role ran them above (published code)."""
+    distribution = cluster.query("select sum(scored_rows) from analytics.fraud_score_distribution")[0][0]
+    assert distribution == cluster.query("select count(*) from analytics.fraud_scores")[0][0]
+    pairs = cluster.query(
+        "select p.pr_auc, m.pr_auc from analytics.fraud_pr_auc_daily p "
+        "join analytics.fraud_model_metrics m using (model_version, transaction_day)"
+    )
+    assert pairs and all(abs(a - b) < 1e-9 for a, b in pairs if a is not None)
+    result = cluster.dbt("run", "--select", "fraud_pr_auc_daily", "fraud_score_distribution")
+    assert "OK created python incremental model" in result.stdout
+    cluster.dbt("run", "--select", "fraud_pr_auc_daily", "--full-refresh")
+    assert cluster.query("select count(*) from analytics.fraud_pr_auc_daily")[0][0] == len(pairs)

@@ -62,6 +62,8 @@ CONTROLLED_YAML = """version: 2
 models:
   - name: py_controlled
     config:
+      grants:
+        select: ["{analyst}"]
       meta:
         python_contract:
           enforced: true
@@ -85,7 +87,7 @@ def project(tmp_path_factory, model_dir, server_watch):
     (extra / "py_types_source.sql").write_text(TYPES_SOURCE)
     (extra / "py_types.py").write_text(TYPES_MODEL)
     (extra / "py_controlled.py").write_text(CONTROLLED_MODEL)
-    (extra / "_pytest.yml").write_text(CONTROLLED_YAML)
+    (extra / "_pytest.yml").write_text(CONTROLLED_YAML.format(analyst=p.analyst))
     p.copy = copy
     a = p.analyst
     query(f"drop role if exists {a}")
@@ -213,6 +215,13 @@ def test_a_failing_model_says_why_and_leaves_the_previous_table(project, mode, m
         assert "KeyError: 'no such key'" in output(result)
         assert 'return {}["no such key"]  # line 8 of the file' in output(result)  # the source line itself
     assert _unchanged(project) == before
+
+
+def test_grants_apply_to_the_python_models_table(project):
+    granted = query(
+        "select has_table_privilege(%s, %s, 'select')", (project.analyst, f"{project.schema}.py_controlled")
+    )
+    assert granted == [(True,)]
 
 
 def test_two_runs_at_once_both_succeed(project):
