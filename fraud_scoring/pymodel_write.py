@@ -92,6 +92,8 @@ def _refuse(name, type_, what, fix=""):
 def column_array(pd, np, name, s, type_):
     """(the text of a SQL array of the column's values, the SQL type that text is parsed as,
     the SQL expression turning unnest's element {u} into the column's value)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        s = s.astype(object)  # its values, checked like any other column's
     missing = s.isna().to_numpy()
     kind = _kind(s.dtype)
     if type_ in INTEGER_RANGES or type_ in FLOAT_TYPES or type_ == "numeric":

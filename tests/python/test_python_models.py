@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 
 import psycopg2
@@ -243,15 +244,31 @@ def test_a_server_python_without_pandas_names_the_fix(project):
     try:
         with conn.cursor() as cur:
             cur.execute("do language plpython3u $$\nimport sys\nsys.modules['pandas'] = None\n$$")
-            with pytest.raises(
-                psycopg2.Error, match=r"need pandas in the database server's Python \(3\.\d+.*make venv"
-            ):
+            with pytest.raises(psycopg2.Error) as refused:
                 cur.execute(f"select {project.fraud_schema}.run_python_model('{{}}', '')")
+            message = str(refused.value)
+            # the fix for a missing pandas and for a venv built for another Python, both named
+            assert re.search(r"need pandas in the database server's Python \(3\.\d+", message), message
+            assert "make venv" in message and "make clean-venv venv PYTHON=python3." in message
     finally:
         conn.close()
 
 
 # ---- who may run Python models ---------------------------------------------------------
+
+
+def test_a_missing_runner_names_the_install(project):
+    """An installation from before Python models (the runner dropped here): the role's run says who must
+    install, instead of 'function does not exist'."""
+    a, f = project.analyst, project.fraud_schema
+    query(f"drop function {f}.run_python_model(text, text)")
+    try:
+        result = dbt(project, "run", "--select", "py_controlled", check=False, user=a, schema_suffix="_analyst")
+        assert result.returncode == 1
+        assert f"Python models run through {f}.run_python_model, which is not installed" in output(result)
+        assert "dbt run-operation install_fraud_scoring" in output(result)
+    finally:
+        dbt(project, "run-operation", "install_fraud_scoring", fraud_scoring_roles=[a])
 
 
 def test_the_least_privileged_role_runs_published_code(project):
