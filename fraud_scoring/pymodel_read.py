@@ -131,14 +131,10 @@ def _decode(pd, np, type_, nullable, payload, mask_bytes, n):
                 result = values.astype("datetime64[s]")
             else:
                 result = (values + EPOCH_2000_US).astype("datetime64[us]")
-            if mask is not None and mask.any():
+            if mask.any():
                 result[mask] = np.datetime64("NaT")
             return pd.Series(result).dt.tz_localize("UTC").array if "UTC" in plain else result
-        if mask is None:
-            return values
-        if type_ in ("double precision", "real"):
-            values = values.copy()
-            values[mask] = np.nan
+        if mask is None:  # NOT NULL, or a float (a NULL arrived as NaN)
             return values
         # a column that may hold NULLs gets pandas' nullable dtype whether or not this read
         # found one, so a model's dtypes depend on the schema, never on the data
