@@ -32,7 +32,7 @@ def unpack_stack(stack, n_rows, contract):
     contract: a StackContract (or, for convenience, the list of feature names).
     Rows with a non-finite feature are not an error: the database quarantines them
     (its packing turns NULL and values out of float4's range into NaN).
-    The reading side of the encoding; its writing side is SQL's (macros/pack_features.sql,
+    The reading side of the encoding; its writing side is SQL's (macros/features/pack_features.sql,
     fraud_stack_columns()): two languages meet at these bytes, both sized by the contract.
     """
     if not isinstance(contract, StackContract):

@@ -1,4 +1,4 @@
-"""The PL/Python entry points: each function's body (macros/fraud_scoring_install.sql) imports one
+"""The PL/Python entry points: each function's body (macros/install/fraud_scoring_ddl.sql) imports one
 of these and calls it, turning a ScoringError into plpy.error.
 
 PL/Python runs a body on every call: a body of an import (a dictionary lookup once the

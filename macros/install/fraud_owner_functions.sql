@@ -8,5 +8,6 @@
         schema ~ '.score_stack_numpy(bytea, bigint, bytea, text, text, float8, integer, text, boolean)',
         schema ~ '.score_stack_keras(bytea, bigint, bytea, text, text, float8, integer, text, boolean)',
         schema ~ '.model_file_contents(text, text)',
+        schema ~ '.publish_python_model(text, text, text)',
     ]) }}
 {%- endmacro %}

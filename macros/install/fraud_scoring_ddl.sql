@@ -45,11 +45,8 @@ create table if not exists {{ schema }}.installation (
 
 -- Which registered versions score, and which one decides: the champion (one at
 -- most) and its challengers, scored side by side. Changed by the operations in
--- macros/fraud_deployments.sql (promote, add a challenger, retire, roll back, set a
--- threshold), never by registering a model. threshold: NULL for the model's own.{#
-    Those operations are in macros/deployments/ now. This comment is rendered into the DDL,
-    whose hash is the installation's version (fraud_scoring_version): rewording it would mark
-    every installation outdated, so it keeps the old file's name. #}
+-- macros/deployments/ (promote, add a challenger, retire, roll back, set a
+-- threshold), never by registering a model. threshold: NULL for the model's own.
 create table if not exists {{ schema }}.deployments (
     model_version text primary key,
     role text not null check (role in ('champion', 'challenger')),
@@ -233,6 +230,9 @@ $$;
 
 -- this server's fraud_scoring package (version, source hash): recorded by the install
 {{ _fraud_json_function(schema, 'scoring_package') }}
+
+-- dbt Python models: their published code and the function that runs it
+{{ fraud_python_models_ddl(schema) }}
 {%- endmacro %}
 
 {% macro _fraud_model_file_function(schema, name, returns, entry) -%}

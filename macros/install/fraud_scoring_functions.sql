@@ -10,5 +10,6 @@
         schema ~ '.probe_packages()',
         schema ~ '.scoring_package()',
         schema ~ '.probability_from_bits(integer)',
+        schema ~ '.run_python_model(text, text)',
     ]) }}
 {%- endmacro %}

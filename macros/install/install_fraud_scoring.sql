@@ -22,6 +22,9 @@
     {%- set package = fromjson(run_query('select ' ~ schema ~ '.scoring_package()').rows[0][0]) -%}
     {%- do run_query(_fraud_set_installation(schema, 'fraud_scoring', fraud_package_text(package))) -%}
     {%- do run_query(_fraud_set_installation(schema, 'score_stack', version)) -%}
+    {#- the installer deploys the project's Python models too: their code, as reviewed, is
+        what a least-privilege role may run (docs/python-models.md) -#}
+    {%- do publish_python_models() -%}
     {{ log("installed fraud scoring " ~ version ~ " (package fraud_scoring " ~ fraud_package_text(package)
         ~ ") in schema " ~ schema, info=true) }}
 {%- endmacro %}

@@ -113,3 +113,15 @@ def test_the_greenplum_operator_block_is_marked_where_the_cluster_suite_reads_it
 
     flow = operator_flow()
     assert "python -m warehouse load" in flow and "dbt run-operation install_fraud_scoring" in flow
+
+
+def test_the_python_models_table_is_the_generators_output_for_the_committed_results():
+    """docs/python-models.md's table is `python -m bench.python_models --markdown` of its results."""
+    from bench.python_models import RESULTS, markdown
+
+    block = re.search(
+        GENERATED.format(re.escape("bench.python_models")), (ROOT / "docs" / "python-models.md").read_text(), re.S
+    )
+    assert block, "docs/python-models.md lost its generated block"
+    expected = markdown(json.loads(RESULTS.read_text()))
+    assert block.group(1).strip() == expected.strip(), "rerun python -m bench.python_models --markdown, paste it"

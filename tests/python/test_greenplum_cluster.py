@@ -12,7 +12,8 @@ quarantined while the others are scored, concurrent runs, a least-privilege
 role; the exactly-once invariant (invariant.py) after a seeded sequence of what
 Greenplum follows (soak.py's operations for platform greenplum), and dbt test failing
 on what it does not follow (an update in place, a delete, a gap insert) until the full
-refresh; a scoring role refused the inner scorers and unregistered versions.
+refresh; a scoring role refused the inner scorers and unregistered versions; and the
+Python models (docs/python-models.md) end to end.
 """
 
 from __future__ import annotations
@@ -490,3 +491,20 @@ def test_the_role_reaches_only_the_entry_point_which_refuses_unregistered_versio
     assert cluster.query("select count(*) from gp_segment_configuration where status != 'u'") == [(0,)]
     segments = cluster.query("select count(*) from gp_segment_configuration where content >= 0 and role = 'p'")[0][0]
     assert cluster.query("select count(*) from gp_dist_random('gp_id')") == [(segments,)]
+
+
+def test_python_models_run_on_the_coordinator_end_to_end(cluster, flow):
+    """The monitoring Python models (docs/python-models.md), built by the operator flow's dbt run:
+    their outputs agree with the SQL figures; an incremental run and a full refresh work; the
+    least-privilege role ran them above (published code)."""
+    distribution = cluster.query("select sum(scored_rows) from analytics.fraud_score_distribution")[0][0]
+    assert distribution == cluster.query("select count(*) from analytics.fraud_scores")[0][0]
+    pairs = cluster.query(
+        "select p.pr_auc, m.pr_auc from analytics.fraud_pr_auc_daily p "
+        "join analytics.fraud_model_metrics m using (model_version, transaction_day)"
+    )
+    assert pairs and all(abs(a - b) < 1e-9 for a, b in pairs if a is not None)
+    result = cluster.dbt("run", "--select", "fraud_pr_auc_daily", "fraud_score_distribution")
+    assert "OK created python incremental model" in result.stdout
+    cluster.dbt("run", "--select", "fraud_pr_auc_daily", "--full-refresh")
+    assert cluster.query("select count(*) from analytics.fraud_pr_auc_daily")[0][0] == len(pairs)

@@ -151,8 +151,14 @@ def test_the_role_can_execute_only_the_entry_point_and_harmless_functions(projec
         (project.analyst, f),
     )
     allowed = {name for name, can in rows if can}
-    assert allowed == {"score_stack", "model_file_info", "probe_packages", "scoring_package", "probability_from_bits"}
-    assert {"score_stack_numpy", "score_stack_keras", "model_file_contents"} <= {name for name, _ in rows} - allowed
+    # run_python_model runs published Python models only, as the role (docs/python-models.md)
+    assert allowed == {
+        "score_stack", "model_file_info", "probe_packages", "scoring_package", "probability_from_bits",
+        "run_python_model",
+    }  # fmt: skip
+    assert {"score_stack_numpy", "score_stack_keras", "model_file_contents", "publish_python_model"} <= {
+        name for name, _ in rows
+    } - allowed
     [(definer, config, parallel)] = query(
         "select prosecdef, proconfig, proparallel from pg_proc where oid = %s::regprocedure",
         (f"{f}.score_stack(bytea, bigint, text, text, float8, integer, boolean)",),
