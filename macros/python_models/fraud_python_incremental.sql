@@ -1,3 +1,7 @@
+{#- A Python model (.py) built incrementally inside the database: what the incremental
+    materialization (macros/materializations/incremental.sql) calls for Python models. The
+    same on PostgreSQL and Greenplum / Cloudberry. -#}
+
 {% macro fraud_python_incremental() -%}
     {#- A Python model as an incremental table. The first run, --full-refresh, or a view in
         the way: built whole, as fraud_python_table does (dbt.is_incremental is False).

@@ -1,5 +1,8 @@
 -- sqlfluff:exclude_rules:LT02
 -- (the DDL holds PL/Python bodies, which keep Python's own indentation)
+{#- The install's DDL for Python models (rendered into fraud_scoring_ddl): the table of
+    published code and the functions run_python_model and publish_python_model. -#}
+
 {% macro fraud_python_models_ddl(schema) -%}
 {#- What dbt Python models run through (docs/python-models.md), installed with the scoring
     functions by install_fraud_scoring (a superuser: plpython3u is untrusted).

@@ -1,3 +1,6 @@
+{#- The statement that runs a Python model's published code: a call of
+    {schema}.run_python_model with the model's configuration as JSON data, never as code. -#}
+
 {% macro fraud_python_run_sql(relation, is_incremental) -%}
     {#- The statement that runs this Python model inside the database and writes what
         model() returns into `relation`: a call of {schema}.run_python_model with the

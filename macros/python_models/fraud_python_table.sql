@@ -1,3 +1,7 @@
+{#- A Python model (.py) built as a table inside the database: what the table
+    materialization (macros/materializations/table.sql) calls for Python models. The same on
+    PostgreSQL and Greenplum / Cloudberry (the code runs where run_python_model runs). -#}
+
 {% macro fraud_python_table() -%}
     {#- A Python model as a table, built inside the database and swapped in atomically.
         The model's code runs in {schema}.run_python_model and writes what model()

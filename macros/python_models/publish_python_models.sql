@@ -1,3 +1,6 @@
+{#- Run-operation (a superuser): publish the project's Python models' compiled code, the
+    only code a least-privilege role may then run (docs/python-models.md). -#}
+
 {% macro publish_python_models() -%}
     {#- dbt run-operation publish_python_models (a superuser): records the code of every
         Python model of the project in {schema}.python_models, the only code

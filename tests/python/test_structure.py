@@ -104,6 +104,8 @@ MACRO_FILES_EXEMPT = {
     "macros/materializations/view.sql": "the view materialization and the one macro it calls",
 }
 MACRO_RE = re.compile(r"{%-?\s*macro\s+(\w+)\s*\(")
+# a materialization is a file's public definition too: macros/materializations/<name>.sql
+MATERIALIZATION_RE = re.compile(r"{%-?\s*materialization\s+(\w+)\s*,")
 PLATFORM_PREFIXES = ("postgres__", "greenplum__", "default__")
 
 
@@ -125,7 +127,8 @@ def test_every_macro_file_holds_one_public_macro_named_like_the_file():
         relative = path.relative_to(ROOT).as_posix()
         if relative in MACRO_FILES_EXEMPT:
             continue
-        names = MACRO_RE.findall(path.read_text())
+        text = path.read_text()
+        names = MATERIALIZATION_RE.findall(text) + MACRO_RE.findall(text)
         public = public_macros(names)
         if not names:
             wrong.append(f"{relative}: defines no macro")
