@@ -154,6 +154,19 @@ def setup_project(tmp_path_factory, model_dir: Path, suffix: str, rows: int, see
     return p
 
 
+def create_analyst(p: DbtProject) -> str:
+    """The README's least-privilege role for this project (dropped first if left over): it may log
+    in, read the raw table, and owns the schema its dbt runs write (schema_suffix "_analyst").
+    Nothing in the scoring schema: install_fraud_scoring grants that (var fraud_scoring_roles)."""
+    a = p.analyst
+    query(f"drop role if exists {a}")
+    query(f"create role {a} login")
+    query(f"grant usage on schema {p.raw_schema} to {a}")
+    query(f"grant select on {p.raw_schema}.credit_card to {a}")
+    query(f"create schema {p.schema}_analyst authorization {a}")
+    return a
+
+
 def drop_project(p: DbtProject, *more_schemas: str) -> None:
     for schema in (p.schema, p.raw_schema, p.fraud_schema, *more_schemas):
         query(f"drop schema if exists {schema} cascade")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from dbtdb import drop_project, query, scores, setup_project
+from dbtdb import create_analyst, drop_project, query, scores, setup_project
 
 pytestmark = pytest.mark.database
 
@@ -48,12 +48,7 @@ def test_an_ordinary_role_scores_once_granted_and_cannot_replace_the_functions(p
     """The least-privilege set-up of the README: a superuser installs and names the roles that score."""
     import psycopg2
 
-    a, f, r = project.analyst, project.fraud_schema, project.raw_schema
-    query(f"drop role if exists {a}")
-    query(f"create role {a} login")
-    query(f"grant usage on schema {r} to {a}")
-    query(f"grant select on {r}.credit_card to {a}")
-    query(f"create schema {project.schema}_analyst authorization {a}")
+    a, f = create_analyst(project), project.fraud_schema
     analyst_run = dict(user=a, schema_suffix="_analyst")
     # EXECUTE is revoked from PUBLIC: a role nobody granted cannot score (or read the registry)
     result = project.dbt("run", check=False, **analyst_run)

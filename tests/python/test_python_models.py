@@ -14,7 +14,7 @@ import shutil
 
 import psycopg2
 import pytest
-from dbtdb import ROOT, drop_project, query, setup_project
+from dbtdb import ROOT, create_analyst, drop_project, query, setup_project
 
 from warehouse.connection import connect
 
@@ -90,12 +90,7 @@ def project(tmp_path_factory, model_dir, server_watch):
     (extra / "py_controlled.py").write_text(CONTROLLED_MODEL)
     (extra / "_pytest.yml").write_text(CONTROLLED_YAML.format(analyst=p.analyst))
     p.copy = copy
-    a = p.analyst
-    query(f"drop role if exists {a}")
-    query(f"create role {a} login")
-    query(f"grant usage on schema {p.raw_schema} to {a}")
-    query(f"grant select on {p.raw_schema}.credit_card to {a}")
-    query(f"create schema {p.schema}_analyst authorization {a}")
+    a = create_analyst(p)
     p.dbt("run-operation", "install_fraud_scoring", fraud_scoring_roles=[a])
     yield p
     drop_project(p, p.schema + "_analyst")

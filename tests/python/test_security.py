@@ -16,7 +16,7 @@ import os
 
 import numpy as np
 import pytest
-from dbtdb import drop_project, query, setup_project
+from dbtdb import create_analyst, drop_project, query, setup_project
 from hostile_models import ATTACKS, FEATURES, SECRET
 
 from conftest import make_stack
@@ -27,12 +27,7 @@ pytestmark = pytest.mark.database
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, model_dir, server_watch):
     p = setup_project(tmp_path_factory, model_dir, f"sec{os.getpid()}", rows=300, seed=5)
-    a = p.analyst
-    query(f"drop role if exists {a}")
-    query(f"create role {a} login")
-    query(f"grant usage on schema {p.raw_schema} to {a}")
-    query(f"grant select on {p.raw_schema}.credit_card to {a}")
-    query(f"create schema {p.schema}_analyst authorization {a}")
+    a = create_analyst(p)
     p.dbt("run-operation", "install_fraud_scoring", fraud_scoring_roles=[a])
     p.analyst_run = dict(user=a, schema_suffix="_analyst")
     p.dbt("run", **p.analyst_run)
