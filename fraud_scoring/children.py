@@ -115,7 +115,7 @@ class _Backend:
     """The hooks into the PostgreSQL backend this code runs in, resolved once (None outside one)."""
 
     resolved = False
-    plpy = pending = in_parallel_mode = None
+    plpy = pending = cancel_pending = die_pending = in_parallel_mode = None
 
     @classmethod
     def get(cls):
@@ -131,6 +131,8 @@ class _Backend:
             try:
                 server = ctypes.CDLL(None)  # the postgres executable exports its globals to extensions
                 cls.pending = ctypes.c_int.in_dll(server, "InterruptPending")
+                cls.cancel_pending = ctypes.c_int.in_dll(server, "QueryCancelPending")
+                cls.die_pending = ctypes.c_int.in_dll(server, "ProcDiePending")
                 cls.in_parallel_mode = server.IsInParallelMode
                 cls.in_parallel_mode.restype = ctypes.c_bool
             except (OSError, ValueError, AttributeError):
@@ -153,6 +155,12 @@ def check_interrupts():
     if backend.pending is None or not backend.pending.value:
         return  # outside a backend, or a server that does not export its globals: the wait goes on
     if backend.in_parallel_mode():
+        # InterruptPending is set for more than a cancel: a parallel worker's message to the
+        # leader (one finishing its share) sets it too, and the leader waits here while its
+        # workers score. Only a cancel or a terminate is an interrupt to act on (taking any
+        # for one failed a plain run: "canceling statement" with nobody cancelling).
+        if not (backend.cancel_pending.value or backend.die_pending.value):
+            return
         backend.plpy.error(
             "canceling statement: an interrupt arrived while the backend waited for a child process",
             sqlstate="57014",

@@ -1,5 +1,5 @@
 {#- A pre-hook of fraud_scores: the scores of a replaced source, and of stacks no longer stored,
-    deleted. The same on every platform. -#}
+    deleted. Its platform differences are in the macros it calls: fraud_delete_scores_of_gone_stacks. -#}
 
 {% macro fraud_drop_outdated_scores() -%}
     {#- A pre-hook of fraud_scores, in an incremental run: scores of a source that was
@@ -10,11 +10,7 @@
     {%- if is_incremental() -%}
         delete from {{ this }}
         where (select {{ _fraud_scored_source(this) }} is distinct from 'source ' || {{ fraud_source_table_id() }});
-        delete from {{ this }} as scores
-        where not exists (
-            select 1 from {{ ref('int_credit_card__scoring_stacks') }} as stacked
-            where stacked.stack_id = scores.stack_id
-        )
+        {{ fraud_delete_scores_of_gone_stacks(this, ref('int_credit_card__scoring_stacks')) }}
     {%- else -%}
         select 1
     {%- endif -%}

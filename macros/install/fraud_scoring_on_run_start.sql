@@ -1,6 +1,7 @@
 {#- on-run-start (dbt_project.yml): install when missing or outdated and allowed to; otherwise
-    fail naming the command an administrator has to run. Its platform differences are in the
-    macros it calls: fraud_scoring_version, install_fraud_scoring. -#}
+    fail naming the command an administrator has to run; then log the source's writes
+    (fraud_track_source_writes). Its platform differences are in the macros it calls:
+    fraud_scoring_version, install_fraud_scoring, fraud_track_source_writes. -#}
 
 {% macro fraud_scoring_on_run_start() -%}
     {#- Install when we may (a superuser) and must (missing or outdated);
@@ -28,6 +29,7 @@
                 ) }}
             {%- endif -%}
         {%- endif -%}
+        {%- do fraud_track_source_writes() -%}
     {%- endif -%}
     select 1
 {%- endmacro %}

@@ -40,6 +40,20 @@
     select 1
 {%- endmacro %}
 
+{% macro greenplum__fraud_delete_scores_of_gone_stacks(scores, stacks) -%}
+    {#- An anti-join on stack_id: stack ranges interleave there, so a score's stack is
+        found by its id alone. -#}
+    delete from {{ scores }} as scores
+    where not exists (
+        select 1 from {{ stacks }} as stacked
+        where stacked.stack_id = scores.stack_id
+    )
+{%- endmacro %}
+
+{% macro greenplum__fraud_track_source_writes() -%}
+    {#- none: stacking there does not follow rows by commit order (docs/reliability.md) -#}
+{%- endmacro %}
+
 {% macro greenplum__fraud_changed_source_ids(stacks) -%}
     {{ exceptions.raise_compiler_error("changes by commit order are followed on PostgreSQL only") }}
 {%- endmacro %}
@@ -95,12 +109,23 @@
 )
 {%- endmacro %}
 
-{% macro greenplum__fraud_stack_scored_by(stack) -%}
-    {#- A stack's first transaction's score: an equality the planner turns into a hash
-        anti-join (a range condition there is a nested loop over every score: 1.4 s at
-        2M rows for a run with nothing to do); a stack whose first transaction is
-        quarantined is then scored again in every run, until it is fixed. -#}
-    scored.transaction_id = {{ stack }}.first_transaction_id
+{% macro greenplum__fraud_stack_not_scored(stack, scores, version) -%}
+    {#- The version's scored stack ids, grouped first: scores are distributed by
+        transaction_id, so each segment reduces its own to a few distinct ids before
+        any motion, and only those move to meet the stacks (an anti-join on stack_id
+        itself would redistribute every score). The check used to be the stack's first
+        transaction's score, which a quarantined first row made miss: the stack was
+        scored again, and delete+insert hid the duplicate. -#}
+    not exists (
+        select 1
+        from (
+            select scores_of_version.stack_id
+            from {{ scores }} as scores_of_version
+            where scores_of_version.model_version = {{ fraud_quote_literal(version) }}
+            group by scores_of_version.stack_id
+        ) as scored
+        where scored.stack_id = {{ stack }}.stack_id
+    )
 {%- endmacro %}
 
 {% macro fraud_segment_layout() -%}

@@ -140,69 +140,274 @@
 {#- ---- changed source rows (macros/changes/) ---- -#}
 
 {% macro postgres__fraud_changed_source_ids(stacks, exact=false) -%}
-{#- Commit order, not clocks: a row version's xmin is the transaction that wrote it, and
-    the stacking before this one recorded its snapshot (stacked_snapshot, the newest one
-    taken before this transaction's). A row written since is one whose xmin that snapshot
-    does not see: committed after it, or still running when it was taken (a late commit).
-    Stacking takes every row whose xmin is at or after the snapshot's oldest running
-    transaction (age(), one comparison a row), which holds those and a few committed just
-    before: they are stacked again, never missed. Not pg_visible_in_snapshot alone: a
-    snapshot lists top-level transactions only, so a row written in a subtransaction (a
-    savepoint) of a transaction running then would pass for visible. exact (dbt test's
-    report, not stacking): the snapshot's own answer for the rows the first test keeps.
-    No stacking before (or one older than 2^31 transactions): every row. -#}
-select raw.transaction_id
-from {{ source('raw', 'credit_card') }} as raw
-cross join (
+{#- Commit order, not clocks: the stacking before this one recorded its snapshot
+    (stacked_snapshot, the newest one taken before this transaction's), and a row
+    written since is one written by a transaction that snapshot does not see: committed
+    after it, or still running when it was taken (a late commit). Read from the change
+    log when it is complete since that snapshot (fraud_track_source_writes: its marker
+    is older than the snapshot): the ids of the entries whose writer (a top-level
+    transaction, as snapshots list them) the snapshot does not see. Otherwise from the
+    source itself, by each row version's xmin (a scan of the source): stacking takes
+    every row whose xmin is at or after the snapshot's oldest running transaction (age(),
+    one comparison a row), which holds those and a few committed just before: they are
+    stacked again, never missed. Not pg_visible_in_snapshot on xmin: a snapshot lists
+    top-level transactions only, so a row written in a subtransaction (a savepoint) of
+    a transaction running then would pass for visible. exact (dbt test's report, not
+    stacking): the source itself, and the snapshot's own answer for the rows the first
+    test keeps. No stacking before (or one older than 2^31 transactions): every row.
+    The branch not taken is not executed (a one-time filter on an InitPlan). -#}
+{%- set schema = fraud_schema() -%}
+{%- set raw = source('raw', 'credit_card') -%}
+with since as (
+
     select
         latest.snapshot,
         age((pg_snapshot_xmin(latest.snapshot)::text::bigint % 4294967296)::text::xid) as age_limit,
         pg_snapshot_xmax(pg_current_snapshot())::text::bigint as next_xid,
-        pg_snapshot_xmax(pg_current_snapshot())::text::bigint
-        - pg_snapshot_xmax(latest.snapshot)::text::bigint >= 2147483648 as too_old
+        latest.too_old,
+        {{ 'false' if exact else _fraud_log_complete_since_stacked(stacks) | indent(8) }} as use_log
     from (
-        select (
-            select stacked.stacked_snapshot
-            from {{ stacks }} as stacked
-            where
-                stacked.source_table_id = {{ fraud_source_table_id() }}
-                and pg_snapshot_xmax(stacked.stacked_snapshot) < pg_snapshot_xmax(pg_current_snapshot())
-            order by pg_snapshot_xmax(stacked.stacked_snapshot) desc
-            limit 1
-        ) as snapshot
+        select
+            chosen.snapshot,
+            pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+            - pg_snapshot_xmax(chosen.snapshot)::text::bigint >= 2147483648 as too_old
+        from (select {{ _fraud_latest_stacked_snapshot(stacks) | indent(12) }} as snapshot) as chosen
     ) as latest
-) as since
+
+)
+
+{% if not exact -%}
+select distinct written.transaction_id
+from {{ schema }}.source_writes as entry
+cross join since
+cross join unnest(entry.transaction_ids) as written (transaction_id)
 where
-    since.snapshot is null
-    or since.too_old
-    or (
-        age(raw.xmin) <= since.age_limit
-        {%- if exact %}
-        and not pg_visible_in_snapshot(
-            (
-                since.next_xid
-                - ((since.next_xid % 4294967296 - raw.xmin::text::bigint + 4294967296) % 4294967296)
-            )::text::xid8,
-            since.snapshot
+    (select since.use_log from since)
+    and entry.source_table_id = {{ fraud_source_table_id() }}
+    and entry.transaction_ids is not null
+    and not pg_visible_in_snapshot(entry.writer, since.snapshot)
+
+union all
+
+{% endif -%}
+select raw.transaction_id
+from {{ raw }} as raw
+cross join since
+where
+    (select not since.use_log from since)
+    and (
+        since.snapshot is null
+        or since.too_old
+        or (
+            age(raw.xmin) <= since.age_limit
+            {%- if exact %}
+            and not pg_visible_in_snapshot(
+                (
+                    since.next_xid
+                    - ((since.next_xid % 4294967296 - raw.xmin::text::bigint + 4294967296) % 4294967296)
+                )::text::xid8,
+                since.snapshot
+            )
+            {%- endif %}
         )
-        {%- endif %}
     )
+{%- endmacro %}
+
+{% macro postgres__fraud_delete_scores_of_gone_stacks(scores, stacks) -%}
+    {#- Stacks hold disjoint id ranges, and a stack is restacked within its own range, so
+        a gone stack's scores are either in the range of a stack not scored yet (the one
+        that replaced it: they carry another stack_id) or outside every range (the
+        stack was dropped, its rows deleted). Both are index range scans of the scores'
+        key, one per unscored stack and one per gap between stacks: no scan of every
+        score (an anti-join on stack_id read all of them, 1.0 s of a run at 2M rows). -#}
+    {%- set versions = fraud_scoring_models() | map(attribute='version') | list -%}
+    delete from {{ scores }} as scores
+    using (
+        select stacked.stack_id, stacked.first_transaction_id, stacked.last_transaction_id
+        from {{ stacks }} as stacked
+        where
+            {%- for version in versions %}
+            {{ 'or ' if not loop.first }}{{ fraud_stack_not_scored('stacked', scores, version) | indent(12) }}
+            {%- endfor %}
+    ) as unscored
+    where
+        scores.transaction_id between unscored.first_transaction_id and unscored.last_transaction_id
+        and scores.stack_id != unscored.stack_id;
+    delete from {{ scores }} as scores
+    using (
+        select
+            coalesce(
+                lag(stacked.last_transaction_id) over (order by stacked.first_transaction_id) + 1,
+                '-9223372036854775808'::bigint
+            ) as first_id,
+            stacked.first_transaction_id - 1 as last_id
+        from {{ stacks }} as stacked
+        union all
+        select
+            coalesce(max(stacked.last_transaction_id) + 1, '-9223372036854775808'::bigint),
+            '9223372036854775807'::bigint
+        from {{ stacks }} as stacked
+    ) as gaps
+    where scores.transaction_id between gaps.first_id and gaps.last_id
+{%- endmacro %}
+
+{% macro postgres__fraud_track_source_writes() -%}
+    {#- Triggers (one per kind of write, each with its transition table) that log the ids
+        every statement writes, enabled ALWAYS (so session_replication_role = replica does
+        not switch them off), and the marker of when logging began, written after the
+        source's writers have finished (a SHARE ROW EXCLUSIVE lock waits for them): once
+        the marker is older than the last stacking's snapshot, every write that snapshot
+        does not see is in the log. Attached when missing (a reload swaps in a new table,
+        a truncation a new data file) by a superuser; a lock not granted within 2 s
+        (a long transaction is writing the source) leaves it to the next run. -#}
+    {%- if execute -%}
+        {%- set schema = fraud_schema() -%}
+        {%- set raw = fraud_identifier(var('raw_schema', 'raw'), 'var raw_schema') ~ '.credit_card' -%}
+        {%- set state -%}
+            select
+                to_regclass({{ fraud_quote_literal(raw) }}) is not null
+                and to_regclass({{ fraud_quote_literal(schema ~ '.source_writes') }}) is not null,
+                coalesce((select rolsuper from pg_roles where rolname = current_user), false)
+        {%- endset -%}
+        {%- set row = run_query(state).rows[0] -%}
+        {%- if row[0] -%}
+            {%- if _fraud_source_writes_logged(schema, raw) -%}
+                {#- logged already -#}
+            {%- elif row[1] -%}
+                {%- do run_query(_fraud_attach_source_writes(schema, raw)) -%}
+                {%- do run_query('commit') -%}
+            {%- else -%}
+                {{ log("note: the writes to " ~ raw ~ " are not logged, so stacking scans it for changes: "
+                    ~ "a superuser's `dbt run-operation fraud_track_source_writes` (or dbt run) logs them", info=true) }}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro _fraud_latest_stacked_snapshot(stacks) -%}
+    {#- SQL: the snapshot of the latest stacking of this source before this transaction. -#}
+    (
+        select stacked.stacked_snapshot
+        from {{ stacks }} as stacked
+        where
+            stacked.source_table_id = {{ fraud_source_table_id() }}
+            and pg_snapshot_xmax(stacked.stacked_snapshot) < pg_snapshot_xmax(pg_current_snapshot())
+        order by pg_snapshot_xmax(stacked.stacked_snapshot) desc
+        limit 1
+    )
+{%- endmacro %}
+
+{% macro _fraud_log_complete_since_stacked(stacks) -%}
+    {#- SQL: whether the change log holds every write the latest stacking's snapshot does not
+        see (its triggers attached, as they are now, by a transaction that snapshot sees).
+        Writers' ids are 64-bit (xid8): no age limit, unlike xmin. -#}
+    coalesce(
+        pg_visible_in_snapshot(
+            {{ _fraud_log_began(fraud_schema(), source('raw', 'credit_card')) | indent(12) }},
+            {{ _fraud_latest_stacked_snapshot(stacks) | indent(12) }}
+        ),
+        false
+    )
+{%- endmacro %}
+
+{% macro _fraud_source_writes_logged(schema, raw) -%}
+    {{ return(run_query('select ' ~ _fraud_log_began(schema, raw) ~ ' is not null').rows[0][0]) }}
+{%- endmacro %}
+
+{% macro _fraud_log_began(schema, raw) -%}
+    {#- SQL: the transaction that attached the source's triggers (its marker's writer), when
+        the three are in place as it left them (their catalog rows and the marker written
+        by the same (sub)transaction: a trigger dropped and created again, or disabled and
+        enabled again, since, is not taken for one that logged every write), else NULL. -#}
+    (
+        select began.writer
+        from {{ schema }}.source_writes as began
+        where
+            began.transaction_ids is null
+            and began.source_table_id = (
+                select c.oid::text || '/' || c.relfilenode::text
+                from pg_class as c where c.oid = {{ fraud_quote_literal(raw) }}::regclass
+            )
+            and (
+                select count(*) from pg_trigger as t
+                where
+                    t.tgrelid = {{ fraud_quote_literal(raw) }}::regclass
+                    and t.tgname in ('fraud_source_writes_insert', 'fraud_source_writes_update', 'fraud_source_writes_delete')
+                    and t.tgenabled = 'A'
+                    and t.tgfoid = {{ fraud_quote_literal(schema ~ '.log_source_writes()') }}::regprocedure
+                    and t.xmin = began.xmin  -- the attaching (sub)transaction wrote both
+            ) = 3
+        order by began.writer desc
+        limit 1
+    )
+{%- endmacro %}
+
+{% macro _fraud_attach_source_writes(schema, raw) -%}
+do $$
+begin
+    set local lock_timeout = '2s';
+    lock table {{ raw }} in share row exclusive mode;
+    drop trigger if exists fraud_source_writes_insert on {{ raw }};
+    drop trigger if exists fraud_source_writes_update on {{ raw }};
+    drop trigger if exists fraud_source_writes_delete on {{ raw }};
+    create trigger fraud_source_writes_insert after insert on {{ raw }}
+    referencing new table as new_rows
+    for each statement execute function {{ schema }}.log_source_writes();
+    create trigger fraud_source_writes_update after update on {{ raw }}
+    referencing old table as old_rows new table as new_rows
+    for each statement execute function {{ schema }}.log_source_writes();
+    create trigger fraud_source_writes_delete after delete on {{ raw }}
+    referencing old table as old_rows
+    for each statement execute function {{ schema }}.log_source_writes();
+    alter table {{ raw }} enable always trigger fraud_source_writes_insert;
+    alter table {{ raw }} enable always trigger fraud_source_writes_update;
+    alter table {{ raw }} enable always trigger fraud_source_writes_delete;
+    delete from {{ schema }}.source_writes as earlier
+    where
+        earlier.transaction_ids is null
+        and earlier.source_table_id = (
+            select c.oid::text || '/' || c.relfilenode::text from pg_class as c where c.oid = {{ fraud_quote_literal(raw) }}::regclass
+        );
+    insert into {{ schema }}.source_writes (source_table_id, writer, transaction_ids)
+    select c.oid::text || '/' || c.relfilenode::text, pg_current_xact_id(), null
+    from pg_class as c where c.oid = {{ fraud_quote_literal(raw) }}::regclass;
+exception when lock_not_available then
+    raise notice 'the writes to {{ raw }} are not logged yet: a transaction writing it held its lock for 2 s (the next run tries again)';
+end
+$$
 {%- endmacro %}
 
 {% macro postgres__fraud_restack_changed_batches() -%}
     {#- A pre-hook of int_credit_card__scoring_stacks, in an incremental run on PostgreSQL:
         a stored stack is stacked again from the source as it is now, in one statement,
         when a row in its id range was written since the last stacking (inserted,
-        updated, or committed late: fraud_changed_source_ids) or deleted (the source
-        holds another number of rows in its range: an index-only count). A range left
+        updated, deleted, or committed late: fraud_changed_source_ids) or, when the
+        change log is not complete, deleted (the source holds another number of rows in
+        its range: an index-only count per stack). A range left
         empty is dropped. Scores follow: fraud_scores drops the scores of stacks no
         longer stored (stack_id) and scores the new ones. -#}
     drop table if exists pg_temp.fraud_stacking_changed_ids;
-    -- the changed ids, collected once (a scan of the source) for this pre-hook and for the
+    -- the changed ids, collected once (from the change log, or a scan of the source) for this pre-hook and for the
     -- model's own query (postgres__fraud_stack_new_rows), which stacks those outside every range
     create temporary table fraud_stacking_changed_ids on commit drop as
     {{ fraud_changed_source_ids(this) }};
     analyze pg_temp.fraud_stacking_changed_ids;
+    -- the change log's entries this snapshot sees are acted on now or were before (a later
+    -- stacking reads only what its predecessor's snapshot did not see), and those of a
+    -- source no longer there (a reload or a truncation) never will be
+    delete from {{ fraud_schema() }}.source_writes as entry
+    where
+        (
+            entry.transaction_ids is not null
+            and entry.source_table_id = {{ fraud_source_table_id() }}
+            and pg_visible_in_snapshot(entry.writer, pg_current_snapshot())
+        )
+        or not exists (
+            select 1 from pg_class as c
+            where
+                c.oid = split_part(entry.source_table_id, '/', 1)::oid
+                and c.relfilenode::text = split_part(entry.source_table_id, '/', 2)
+        );
 
     with touched as (
         select distinct containing.first_transaction_id
@@ -223,7 +428,11 @@ where
         delete from {{ this }} as stacked
         where
             stacked.first_transaction_id in (select touched.first_transaction_id from touched)
-            or {{ postgres__fraud_stack_lost_rows('stacked') | indent(12) }}
+            -- deletions: in the change log when it is complete, else counted
+            or (
+                not {{ _fraud_log_complete_since_stacked(this) | indent(16) }}
+                and {{ postgres__fraud_stack_lost_rows('stacked') | indent(16) }}
+            )
         returning stacked.batch_rows, stacked.batch_id, stacked.first_transaction_id, stacked.last_transaction_id
     )
 
@@ -248,9 +457,16 @@ where
     where restacked.n_rows > 0
 {%- endmacro %}
 
-{% macro postgres__fraud_stack_scored_by(stack) -%}
-    {#- The stack's scores: a range of the primary key's index. -#}
-    scored.transaction_id between {{ stack }}.first_transaction_id and {{ stack }}.last_transaction_id
+{% macro postgres__fraud_stack_not_scored(stack, scores, version) -%}
+    {#- The stack's scores are a range of the primary key's index: one probe per stack. -#}
+    not exists (
+        select 1
+        from {{ scores }} as scored
+        where
+            scored.transaction_id between {{ stack }}.first_transaction_id and {{ stack }}.last_transaction_id
+            and scored.model_version = {{ fraud_quote_literal(version) }}
+            and scored.stack_id = {{ stack }}.stack_id
+    )
 {%- endmacro %}
 
 {#- ---- tables and segments (macros/materializations/create_table_as.sql, macros/segments/) ---- -#}
@@ -296,14 +512,61 @@ where role = 'champion';
 {%- endmacro %}
 
 {% macro postgres__fraud_install_change_log(schema) -%}
--- earlier installations logged changed source rows by triggers on the raw table; changes
--- are now found by commit order (fraud_changed_source_ids): the triggers go with the function
+-- earlier installations logged changed ids with a wall-clock time; that log and its function go
 drop function if exists {{ schema }}.log_source_changes() cascade;
 drop table if exists {{ schema }}.source_changes;
+
+-- The ids each transaction wrote to a source table (inserted, updated or deleted), with the
+-- transaction that wrote them (its top-level id, the one snapshots list): stacking reads the
+-- entries the last stacking's snapshot does not see, the same commit-order rule as reading
+-- the rows' xmin, without scanning the source (fraud_changed_source_ids). A row with NULL
+-- ids marks when logging began for a source (fraud_track_source_writes). Written only by
+-- the triggers' function (SECURITY DEFINER); what stacking has read, it deletes.
+create table if not exists {{ schema }}.source_writes (
+    source_table_id text not null,
+    writer xid8 not null,
+    transaction_ids bigint []
+);
+create index if not exists source_writes_by_source on {{ schema }}.source_writes (source_table_id);
+revoke all on {{ schema }}.source_writes from public;
+
+create or replace function {{ schema }}.log_source_writes()
+returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog
+as $$
+declare
+    -- the identity fraud_source_table_id gives the table (oid and data file)
+    source text := tg_relid::text || '/' || (select c.relfilenode from pg_class as c where c.oid = tg_relid)::text;
+begin
+    -- one entry per million ids at most (an array of 8 MB), whatever the statement wrote
+    if tg_op = 'UPDATE' then  -- the old ids too: an update may change a row's id
+        insert into {{ schema }}.source_writes (source_table_id, writer, transaction_ids)
+        select source, pg_current_xact_id(), array_agg(ids.id)
+        from (select transaction_id as id from old_rows union select transaction_id from new_rows) as ids
+        group by ids.id / 1048576;
+    elsif tg_op = 'DELETE' then
+        insert into {{ schema }}.source_writes (source_table_id, writer, transaction_ids)
+        select source, pg_current_xact_id(), array_agg(transaction_id)
+        from old_rows
+        group by transaction_id / 1048576;
+    else
+        insert into {{ schema }}.source_writes (source_table_id, writer, transaction_ids)
+        select source, pg_current_xact_id(), array_agg(transaction_id)
+        from new_rows
+        group by transaction_id / 1048576;
+    end if;
+    return null;
+end
+$$;
+revoke all on function {{ schema }}.log_source_writes() from public;
 {%- endmacro %}
 
 {% macro postgres__fraud_install_platform_grants(schema, role) -%}
-    {#- nothing beyond the registry -#}
+    {#- stacking reads the change log and deletes what it has read (a role that runs dbt
+        writes the stacks and scores themselves: this grants it nothing more) -#}
+    grant select, delete on {{ schema }}.source_writes to {{ role }};
 {%- endmacro %}
 
 {#- ---- dbt test of current scores (tests/dbt/singular/fraud_scores_are_current.sql) ---- -#}

@@ -1,17 +1,15 @@
-{#- In fraud_scores' incremental run: the stored stacks a version has not scored yet. Its
-    platform differences are in the macros it calls: fraud_stack_scored_by. -#}
+{#- In fraud_scores' incremental run: the stored stacks a version has not scored yet. Per
+    platform: <platform>__fraud_stack_not_scored in macros/platforms/postgres.sql and
+    greenplum.sql. -#}
 
 {% macro fraud_stack_not_scored(stack, scores, version) -%}
     {#- True for a stack (a relation alias with stack_id and first_ and last_transaction_id)
-        without scores computed from it by `version` in `scores`: a stack is scored whole,
-        in one statement, so any of its scores stands for it (fraud_stack_scored_by finds
-        them through the scores' key). -#}
-    not exists (
-        select 1
-        from {{ scores }} as scored
-        where
-            {{ fraud_stack_scored_by(stack) }}
-            and scored.model_version = {{ fraud_quote_literal(version) }}
-            and scored.stack_id = {{ stack }}.stack_id
-    )
+        without a score computed from it (scores.stack_id) by `version` in `scores`. A
+        stack is scored whole, in one statement, and its id is drawn anew whenever it is
+        built (fraud_new_stack_id), so any score carrying its id stands for it, whichever
+        of its rows that score is for: the check is exact even when some of its rows are
+        quarantined. Only a stack whose every row is quarantined has no score, and is
+        tried again by each run (it adds nothing). The platforms differ in how they find
+        the stack's scores. -#}
+    {{ fraud_dispatch('fraud_stack_not_scored')(stack, scores, version) }}
 {%- endmacro %}

@@ -5,8 +5,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['transaction_id', 'model_version'],
-        incremental_strategy='delete+insert',
+        incremental_strategy='append',
         on_schema_change='fail',
         fraud_constraints_after_load=true,
         fraud_distributed_by='transaction_id',
@@ -21,8 +20,11 @@
 {#- Every stored stack, scored once by every version that scores (docs/reliability.md):
     a run scores the stacks without a score of theirs (stack_id) from a version, after
     deleting the scores of stacks no longer stored (their rows changed, or were deleted),
-    in the same transaction. Locks (fraud_scoring_begin): one scoring run at a time on
-    this table, and no stacking while it scores.
+    in the same transaction. So what a run scores never has a score yet: it is appended
+    (delete+insert probed the table for every new row: 1.1 s of a 5.8 s model for 28,480
+    new rows on 284,807), and the primary key (transaction_id, model_version) refuses a
+    duplicate rather than replacing it. Locks (fraud_scoring_begin): one scoring run at a
+    time on this table, and no stacking while it scores.
     jit = off: compiling this query's expressions cost 1.3 s at 2M rows and
     saved nothing (the time is in the scoring calls); guarded, as Greenplum 6
     has no jit setting. SET LOCAL ends with the model's transaction. -#}

@@ -241,8 +241,11 @@ def test_a_bad_row_is_quarantined_and_every_other_row_scored(cluster, flow):
     before = scores(cluster)
     top = cluster.query("select max(transaction_id) from raw.credit_card")[0][0]
     columns = ", ".join(["transaction_id", "time", *[f"v{i}" for i in range(1, 29)], "amount", "class"])
-    good, bad = top + 1, top + 2
-    for tid, v1 in [(good, "0.5"), (bad, "'NaN'")]:
+    # the good row in the bad row's lane (ids go to lanes by id modulo the segments), so one
+    # new stack starts with the bad row and holds the good one
+    segments = cluster.query("select count(*) from gp_segment_configuration where content >= 0 and role = 'p'")[0][0]
+    bad, good = top + 1, top + 1 + segments
+    for tid, v1 in [(bad, "'NaN'"), (good, "0.5")]:
         values = ", ".join([str(tid), "0", v1, *["0"] * 27, "1", "0"])
         cluster.query(f"insert into raw.credit_card ({columns}) values ({values})")
     try:
@@ -252,6 +255,11 @@ def test_a_bad_row_is_quarantined_and_every_other_row_scored(cluster, flow):
         assert all(after[t] == before[t] for t in before)
         quarantined = cluster.query("select transaction_id, column_name, reason from analytics.fraud_quarantine")
         assert quarantined == [(bad, "V1", "NaN")]
+        stacks = "analytics.int_credit_card__scoring_stacks"
+        first = cluster.query(f"select first_transaction_id from {stacks} where {good} = any(transaction_ids)")
+        assert first == [(bad,)]
+        cluster.dbt("run")  # any score of a stack stands for it: nothing is scored again
+        assert scores(cluster) == after
         warned = cluster.dbt("test", "--select", "fraud_quarantine_is_empty")
         assert "WARN 1 fraud_quarantine_is_empty" in warned.stdout
     finally:

@@ -122,6 +122,43 @@ INTERRUPTS = {
 }
 
 
+def test_a_parallel_workers_message_is_not_taken_for_a_cancel(project):
+    """In a real backend, in parallel mode (the leader waits for its model reader while its workers
+    score): InterruptPending alone (what a worker's message to the leader sets) lets the wait go
+    on; with a cancel pending, the wait ends with the cancel's error. The backend's own flags, set
+    and reset around each call."""
+    body = """
+import ctypes
+from fraud_scoring import children
+server = ctypes.CDLL(None)
+interrupt, cancel = (ctypes.c_int.in_dll(server, n) for n in ("InterruptPending", "QueryCancelPending"))
+said = []
+server.EnterParallelMode()
+try:
+    interrupt.value = 1
+    children.check_interrupts()
+    said.append("a message: the wait goes on")
+    cancel.value = 1
+    try:
+        children.check_interrupts()
+        said.append("a cancel: the wait goes on")
+    except plpy.Error as error:
+        said.append("a cancel: " + str(error))
+finally:
+    cancel.value = interrupt.value = 0
+    server.ExitParallelMode()
+return said
+"""
+    said = query(
+        f"create function pg_temp.interrupts() returns text[] language plpython3u as $body${body}$body$; "
+        "select pg_temp.interrupts()"
+    )[0][0]
+    assert said == [
+        "a message: the wait goes on",
+        "a cancel: canceling statement: an interrupt arrived while the backend waited for a child process",
+    ]
+
+
 @pytest.mark.parametrize("interrupt", INTERRUPTS)
 def test_an_interrupted_run_leaves_scores_as_they_were_and_the_next_run_completes(project, interrupt):
     how, runtime, delay = INTERRUPTS[interrupt]

@@ -52,6 +52,12 @@ class FakeBackend:
     class pending:
         value = 1
 
+    class cancel_pending:
+        value = 1
+
+    class die_pending:
+        value = 0
+
     class plpy:
         executed = []
 

@@ -65,6 +65,70 @@ def test_bad_feature_values_are_quarantined_and_every_other_row_scored(project):
     assert {i: v[:2] for i, v in scores(project).items()} == {i: v[:2] for i, v in before.items()}
 
 
+def test_a_stack_whose_first_row_is_quarantined_is_scored_once(project):
+    """Any score of a stack stands for it, whichever of its rows are quarantined: a later run neither
+    scores it again (scores are appended, so the key would refuse the duplicate) nor leaves it unscored."""
+    table = f"{project.raw_schema}.credit_card"
+    top = query(f"select max(transaction_id) from {table}")[0][0]
+    columns = ", ".join(["transaction_id", "time", FEATURES, "amount", "class"])
+    source = f"select {{}}, time, {FEATURES}, amount, class from {table} where transaction_id = 7"
+    query(f"insert into {table} ({columns}) {source.format(top + 1)} union all {source.format(top + 2)}")
+    query(f"update {table} set v4 = 'NaN' where transaction_id = {top + 1}")
+    try:
+        project.dbt("run")
+        first = scores(project)
+        first_ids = query(f"select first_transaction_id from {project.schema}.int_credit_card__scoring_stacks")
+        assert (top + 1,) in first_ids  # the new rows' stack starts with the quarantined row
+        assert top + 1 not in first and first[top + 2][0] == first[7][0]
+        project.dbt("run")
+        assert scores(project) == first  # the same scores, scored_at included: nothing scored again
+    finally:
+        query(f"delete from {table} where transaction_id > {top}")
+        project.dbt("run")
+
+
+def changed_ids(project) -> tuple[list[int], bool]:
+    """What stacking would take as written since the last stacking, and whether finding it scanned the source."""
+    jinja = "{{ fraud_changed_source_ids(ref('int_credit_card__scoring_stacks')) }}"
+    sql = project.dbt("compile", "--inline", jinja).stdout.split("Compiled inline node is:", 1)[1]
+    plan = query("explain (analyze, verbose, format json) " + sql)[0][0][0]["Plan"]
+    nodes, scanned = [plan], False
+    while nodes:
+        node = nodes.pop()
+        nodes += node.get("Plans", [])
+        if node.get("Relation Name") == "credit_card" and node.get("Schema") == project.raw_schema:
+            scanned = scanned or node["Actual Loops"] > 0
+    return sorted(r[0] for r in query(sql)), scanned
+
+
+def test_stacking_reads_the_change_log_and_scans_the_source_only_when_the_log_may_be_incomplete(project):
+    """The source's writes are logged by triggers that a replica session cannot switch off; while they
+    stay as attached, stacking reads the log; once they have been touched, it scans the source (the
+    same answer), and the next run attaches them again."""
+    table = f"{project.raw_schema}.credit_card"
+    triggers = query(f"select tgname, tgenabled from pg_trigger where tgrelid = '{table}'::regclass "
+                     "and tgname like 'fraud_source_writes_%' order by 1")  # fmt: skip
+    assert triggers == [(f"fraud_source_writes_{k}", "A") for k in ("delete", "insert", "update")]
+    project.dbt("run")
+    assert changed_ids(project) == ([], False)
+    query(f"update {table} set v3 = v3 + 1 where transaction_id = 42")
+    conn = project.connect()
+    with conn, conn.cursor() as cur:  # a replica session's write is logged too (the triggers fire ALWAYS)
+        cur.execute("set session_replication_role = replica")
+        cur.execute(f"update {table} set v3 = v3 - 1 where transaction_id = 43")
+    conn.close()
+    assert changed_ids(project) == ([42, 43], False)
+    query(f"alter table {table} disable trigger fraud_source_writes_update")
+    query(f"alter table {table} enable always trigger fraud_source_writes_update")
+    ids, scanned = changed_ids(project)
+    assert scanned and {42, 43} <= set(ids)
+    project.dbt("run")  # attaches them again; this run still scans, and records a snapshot the marker precedes
+    assert changed_ids(project) == ([], False)
+    left = query(f"select count(*) from {project.fraud_schema}.source_writes where transaction_ids is not null")
+    assert left == [(0,)]  # what stacking read, it deleted
+    project.dbt("test")
+
+
 def test_a_reloaded_source_is_stacked_and_scored_anew(project, model_dir, tmp_path):
     """The loader swaps in a new table (same ids, other values): stacks of the earlier data are never scored."""
     csv = write_synthetic_csv(tmp_path / "reload.csv", 3000, seed=5, fraud_rate=0.01)
