@@ -243,3 +243,36 @@ analyze {{ schema }}.segment_keys;
 {% macro greenplum__fraud_currency_sample_every() -%}
     {{ return(1) }}
 {%- endmacro %}
+
+{#- ---- monitoring (macros/monitoring/, fraud_scores' time index) ---- -#}
+
+{% macro greenplum__fraud_score_bins_begin(existing) -%}
+    {#- One aggregating transaction at a time, read committed (as stacking there). The model's
+        query also skips pairs already aggregated, so a scoring run committing between the
+        pre-hook and the query cannot aggregate a pair twice. -#}
+    {%- if existing is not none -%}
+    lock table {{ existing }} in exclusive mode
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro greenplum__fraud_scores_of_stack(stack) -%}
+    {#- No narrowing: the stack_id and version equalities become a hash join on the segments.
+        (fraud_stack_scored_by's first-transaction equality misses a stack whose first
+        transaction is quarantined: here a miss would drop the stack's aggregate.) -#}
+    true
+{%- endmacro %}
+
+{% macro greenplum__fraud_scored_at_index(relation) -%}
+    {#- BRIN exists from Greenplum 7 (PostgreSQL 12) on; Greenplum 6 has none, and the monitoring
+        aggregate then reads the scores in full on the segments to find the new ones. -#}
+    do $$
+    begin
+        if current_setting('server_version_num')::integer >= 120000
+            and to_regclass('{{ relation.schema }}.{{ relation.identifier }}__scored_at') is null then
+            execute 'create index {{ relation.identifier }}__scored_at on {{ relation }} using brin (scored_at)';
+        end if;
+    end
+    $$
+{%- endmacro %}

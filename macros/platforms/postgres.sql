@@ -323,3 +323,29 @@ drop table if exists {{ schema }}.source_changes;
 {% macro postgres__fraud_currency_sample_every() -%}
     {{ return(97) }}
 {%- endmacro %}
+
+{#- ---- monitoring (macros/monitoring/, fraud_scores' time index) ---- -#}
+
+{% macro postgres__fraud_score_bins_begin(existing) -%}
+    {#- Repeatable read: the pre-hook that deletes the pairs to replace and the model's query
+        that aggregates them read fraud_scores as of one snapshot, so they agree on the pairs
+        (a scoring run committing between them is seen by neither, and by the next run). -#}
+    set transaction isolation level repeatable read;
+    {%- if existing is not none %}
+    lock table {{ existing }} in exclusive mode
+    {%- endif %}
+{%- endmacro %}
+
+{% macro postgres__fraud_scores_of_stack(stack) -%}
+    {#- A stored stack's scores: a range of the primary key's index (the scores of a stack that
+        a version scored start at its first scored transaction: found at once). -#}
+    {{ postgres__fraud_stack_scored_by(stack) }}
+{%- endmacro %}
+
+{% macro postgres__fraud_scored_at_index(relation) -%}
+    {#- A BRIN index: a few pages per million scores; autosummarize, so ranges filled by later
+        runs are summarized by autovacuum (unsummarized ranges are always read, which stays
+        correct). -#}
+    create index if not exists {{ relation.identifier }}__scored_at on {{ relation }}
+    using brin (scored_at) with (autosummarize = on)
+{%- endmacro %}
