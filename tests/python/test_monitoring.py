@@ -1,5 +1,6 @@
 """The monitoring aggregate (fraud_score_bins) equals its recomputation from the scores, after fixed
-cases and seeded random sequences of operations.
+cases and seeded random sequences of operations; and the models built on it (distribution,
+PR-AUC, drift, monitoring gone quiet) against exact figures.
 
 The invariant (bins_violations): after a `dbt run`, fraud_score_bins holds, per (version, stored
 stack, day, fine bin, tenth), exactly the count, probability sum and labels that fraud_scores
@@ -38,7 +39,7 @@ def project(tmp_path_factory, model_dir, other_model_dir, server_watch):
         p.version_b = register(conn, other_model_dir, p.fraud_schema)[0]
     p.dbt("run")
     yield p
-    drop_project(p)
+    drop_project(p, p.schema + "_dbt_test__audit")
 
 
 def expected_bins(p) -> dict:
@@ -103,6 +104,100 @@ def ops(project):
 def test_the_aggregate_equals_its_recomputation_after_a_build(project):
     assert query(f"select count(*) from {project.schema}.fraud_score_bins")[0][0] > 0
     holds(project)
+
+
+def _drift(p) -> dict:
+    sql = f"select transaction_day, psi, drift_status from {p.schema}.fraud_score_drift where model_version = %s"
+    rows = query(sql, [p.version_a])
+    return {day: (psi, status) for day, psi, status in rows}
+
+
+def _copy_rows_to_day(p, day: int, offset: int, shift: str = "") -> None:
+    """The raw rows again, on another day of the data, with new ids (and `shift`: SET-style feature changes)."""
+    raw = f"{p.raw_schema}.credit_card"
+    columns = ", ".join(FEATURES)
+    query(
+        f"insert into {raw} (transaction_id, time, {columns}, amount, class) "
+        f"select transaction_id + {offset}, time + {day} * 86400, {columns}, amount, class from {raw} "
+        f"where transaction_id < {offset}"
+    )
+    if shift:
+        query(f"update {raw} set {shift} where transaction_id > {offset}")
+
+
+def _failures(p, test: str) -> list[str]:
+    result = p.dbt("test", "--select", test, "--store-failures", check=False)
+    audit = f"{p.schema}_dbt_test__audit"
+    if not query("select 1 from pg_tables where schemaname = %s and tablename = %s", [audit, test]):
+        return []
+    return (
+        [r[0] for r in query(f"select problem from {audit}.{test}")]
+        if result.returncode or "WARN" in result.stdout
+        else []
+    )
+
+
+def test_undrifted_data_raises_no_alarm(project):
+    """Rows from the generator the model was trained on (another seed): every day stable, no warning."""
+    drift = _drift(project)
+    assert drift and all(status == "stable" and psi < 0.1 for psi, status in drift.values()), drift
+    result = project.dbt("test", "--select", "fraud_score_drift_warn", "fraud_score_drift_error")
+    assert "WARN=0" in result.stdout and "ERROR=0" in result.stdout, result.stdout[-2000:]
+
+
+def test_a_drifted_day_is_detected_naming_the_version_and_the_day(project):
+    """The same rows again on day 5 with a population shift (four features moved by about two of
+    their standard deviations, as fraud moves them): day 5 warns and fails, day 0 stays stable."""
+    _copy_rows_to_day(project, 5, 100_000, "v14 = v14 - 1.7, v12 = v12 - 2.0, v10 = v10 - 2.1, v4 = v4 + 3.0")
+    project.dbt("run")
+    drift = _drift(project)
+    assert drift[0][1] == "stable" and drift[5][1] == "error", drift
+    problems = _failures(project, "fraud_score_drift_error")
+    assert len(problems) == 1 and f"{project.version_a} on day 5" in problems[0], problems
+    assert len(_failures(project, "fraud_score_drift_warn")) == 1
+    query(f"delete from {project.raw_schema}.credit_card where transaction_id > 100000")
+    project.dbt("run")
+    assert 5 not in _drift(project)
+
+
+def test_a_version_without_a_reference_says_so(project):
+    registry = f"{project.fraud_schema}.models"
+    saved = query(f"select metadata::text from {registry} where model_version = %s", [project.version_a])[0][0]
+    query(f"update {registry} set metadata = metadata - 'reference_scores' where model_version = %s",
+          [project.version_a])  # fmt: skip
+    try:
+        assert {status for _, status in _drift(project).values()} == {"no reference"}
+        project.dbt("test", "--select", "fraud_score_drift_warn", "fraud_score_drift_error")
+    finally:
+        query(f"update {registry} set metadata = %s::jsonb where model_version = %s", [saved, project.version_a])
+
+
+def test_monitoring_gone_quiet_fails_naming_the_day(project):
+    """Transactions on day 7 and monitoring built without scoring them: the test names the day; a
+    full run scores and aggregates them, and it passes."""
+    _copy_rows_to_day(project, 7, 200_000)
+    project.dbt("run", "--exclude", "int_credit_card__scoring_stacks", "fraud_scores")
+    problems = _failures(project, "fraud_monitoring_not_quiet")
+    assert len(problems) == 1 and problems[0].startswith("monitoring quiet: day 7 has"), problems
+    project.dbt("run")
+    project.dbt("test", "--select", "fraud_monitoring_not_quiet")
+    query(f"delete from {project.raw_schema}.credit_card where transaction_id > 200000")
+    project.dbt("run")
+
+
+def test_a_malformed_reference_is_refused_at_registration(model_dir, tmp_path):
+    import json
+    import shutil
+
+    from warehouse.registry import RegistryError, read_model_dir
+
+    copy = shutil.copytree(model_dir, tmp_path / "model")
+    meta = json.loads((copy / "metadata.json").read_text())
+    assert meta["reference_scores"]["psi_bins"][-1]["upper_bin"] == 2**31 - 1
+    meta["reference_scores"]["psi_bins"][0]["share"] = 0.9
+    (copy / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(RegistryError, match="shares must be numbers in"):
+        read_model_dir(copy)
 
 
 def test_appends_deletes_updates_and_a_challenger_are_followed(project, ops):
