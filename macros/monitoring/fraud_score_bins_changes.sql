@@ -1,6 +1,6 @@
 {#- The second pre-hook of fraud_score_bins: which (version, stack) pairs to aggregate, and the
-    aggregate rows that no longer hold. The same on every platform; the probe for a stack's
-    scores is fraud_scores_of_stack's. -#}
+    aggregate rows that no longer hold. The same on every platform; the probe for a pair's
+    scores is fraud_pair_has_scores'. -#}
 
 {% macro fraud_score_bins_changes() -%}
     {#- In an incremental run (after fraud_score_bins_begin's lock): the pairs with a score
@@ -29,6 +29,7 @@
             scored.stack_id
         from {{ scores }} as scored
         where scored.scored_at > {{ fraud_quote_literal(newest if newest is not none else '-infinity') }}::timestamptz;
+        analyze pg_temp.fraud_score_bins_new;
         delete from {{ this }} as aggregated
         using (
             select
@@ -40,16 +41,7 @@
                 pairs.model_version,
                 pairs.stack_id
             from (select distinct model_version, stack_id from {{ this }}) as pairs
-            where not exists (
-                select 1
-                from {{ stacks }} as stacked
-                inner join {{ scores }} as scored
-                    on
-                        {{ fraud_scores_of_stack('stacked') }}
-                        and scored.stack_id = stacked.stack_id
-                        and scored.model_version = pairs.model_version
-                where stacked.stack_id = pairs.stack_id
-            )
+            where not ({{ fraud_pair_has_scores('pairs', stacks, scores) }})
         ) as outdated
         where aggregated.model_version = outdated.model_version and aggregated.stack_id = outdated.stack_id
     {%- endif -%}

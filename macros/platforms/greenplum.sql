@@ -257,11 +257,22 @@ analyze {{ schema }}.segment_keys;
     {%- endif -%}
 {%- endmacro %}
 
-{% macro greenplum__fraud_scores_of_stack(stack) -%}
-    {#- No narrowing: the stack_id and version equalities become a hash join on the segments.
-        (fraud_stack_scored_by's first-transaction equality misses a stack whose first
-        transaction is quarantined: here a miss would drop the stack's aggregate.) -#}
+{% macro greenplum__fraud_scores_of_stack(stack, alias) -%}
+    {#- No narrowing: stacks' key ranges interleave there, and a range condition is a nested
+        loop over every row; the stack_id and version equalities become a hash join on the
+        segments. -#}
     true
+{%- endmacro %}
+
+{% macro greenplum__fraud_pair_has_scores(pairs, stacks, scores) -%}
+    {#- The stack is stored and has a score of the version: two hash semi-joins on the
+        segments (stacks' ranges interleave, so no key-range shortcut; and fraud_stack_scored_by's
+        first-transaction equality misses a stack whose first transaction is quarantined). -#}
+    exists (select 1 from {{ stacks }} as stacked where stacked.stack_id = {{ pairs }}.stack_id)
+    and exists (
+        select 1 from {{ scores }} as scored
+        where scored.stack_id = {{ pairs }}.stack_id and scored.model_version = {{ pairs }}.model_version
+    )
 {%- endmacro %}
 
 {% macro greenplum__fraud_scored_at_index(relation) -%}
