@@ -106,6 +106,29 @@ def test_the_aggregate_equals_its_recomputation_after_a_build(project):
     holds(project)
 
 
+def test_the_check_finds_an_aggregate_that_departs_from_the_scores(project):
+    """bins_violations is not vacuous: one count changed, one row removed and one added are each named."""
+    s = project.schema
+    key = query(
+        f"select model_version, stack_id, transaction_day, probability_bin, tenth from {s}.fraud_score_bins limit 1"
+    )[0]
+    where = "model_version = %s and stack_id = %s and transaction_day = %s and probability_bin = %s and tenth = %s"
+    saved = query(f"select * from {s}.fraud_score_bins where {where}", key)[0]
+    try:
+        query(f"update {s}.fraud_score_bins set scored_rows = scored_rows + 1 where {where}", key)
+        assert any("rows different" in v for v in bins_violations(project))
+        query(f"delete from {s}.fraud_score_bins where {where}", key)
+        assert any("rows missing" in v for v in bins_violations(project))
+        query(f"insert into {s}.fraud_score_bins values (%s, %s, %s, %s, %s, 1, 0.5, 0, 0, now())",
+              ["not-a-version", *key[1:]])  # fmt: skip
+        assert any("not in the scores" in v for v in bins_violations(project))
+    finally:
+        query(f"delete from {s}.fraud_score_bins where model_version = 'not-a-version' or ({where})", key)
+        placeholders = ", ".join(["%s"] * len(saved))
+        query(f"insert into {s}.fraud_score_bins values ({placeholders})", saved)
+    holds(project)
+
+
 def _drift(p) -> dict:
     sql = f"select transaction_day, psi, drift_status from {p.schema}.fraud_score_drift where model_version = %s"
     rows = query(sql, [p.version_a])
