@@ -16,7 +16,7 @@ import pandas as pd
 
 from warehouse.connection import connect
 
-MODEL = Path(__file__).resolve().parent.parent / "models" / "monitoring" / "fraud_score_distribution.py"
+MODEL = Path(__file__).resolve().parent / "pymodel_distribution.py"  # the model bench.python_models runs
 
 
 def load_model_module():

@@ -11,6 +11,7 @@ import numpy as np
 
 from fraud_scoring.kaggle import features
 from fraud_scoring.model_format import METADATA_FILE, MODEL_FILE, load_metadata, sha256_file
+from fraud_scoring.score_bins import reference
 from training.evaluate import METRIC_NAMES, tradeoff_curve
 from training.plots import plot_loss, plot_pr, plot_tradeoff
 from training.train import CVResult, TrainResult
@@ -70,6 +71,12 @@ def save(
         "fit_seconds": round(result.seconds, 1),
         "libraries": library_versions(),
     }
+    # what score drift is measured against once deployed (registered with the model; docs/monitoring.md)
+    # (k-fold: the best fold's validation rows, drawn from the training period and unseen by its model)
+    if result.reference_prob is not None:
+        metadata["reference_scores"] = reference(result.reference_prob, result.reference_source)
+    elif result.cv is not None:
+        metadata["reference_scores"] = reference(result.cv.best_fold.val_prob, "validation rows of the best fold")
     if result.cv is not None:
         metadata["metrics"] = result.cv.summary()
         metadata["best_fold_metrics"] = result.cv.best_fold.metrics

@@ -38,6 +38,10 @@ class TrainResult:
     history: dict | None = None
     seconds: float = 0.0
     split_info: dict | None = None  # rows and frauds per part, and the Time cuts
+    # the scores score drift is measured against (fraud_scoring.score_bins.reference): the
+    # training rows' (split protocol); None: the validation rows' (k-fold: the best fold's)
+    reference_prob: np.ndarray | None = field(default=None, repr=False)
+    reference_source: str | None = None
 
     @classmethod
     def from_cv(cls, cv: CVResult) -> TrainResult:
@@ -122,6 +126,9 @@ def fit_split(
         val_prob=val_prob,
         history={k: [float(v) for v in vs] for k, vs in history.history.items()},
         seconds=seconds,
+        # the rows as they were, not as SMOTE resampled them: the population scored later
+        reference_prob=_predict(model, data.scaler.transform(X[sp.train])),
+        reference_source=f"training rows (Time < {sp.validation_from:,.0f})",
     )
     return _measure_holdout(result, X, y, log)
 

@@ -60,12 +60,19 @@ def load(args) -> None:
 
 
 def register(args) -> None:
+    from fraud_scoring.model_format import load_metadata
     from warehouse.connection import connection, describe
     from warehouse.registry import register as register_model
 
     print(f"registering {args.model_dir} in {args.schema}.models ({describe()})", file=sys.stderr)
     with connection() as conn:
         version, new = register_model(conn, args.model_dir, args.schema)
+    if "reference_scores" not in load_metadata(args.model_dir):
+        print(
+            f"{version} has no reference score distribution (trained before training wrote one): "
+            "fraud_score_drift says 'no reference' for it; retrain to measure its drift",
+            file=sys.stderr,
+        )
     print(json.dumps({"model_version": version, "registered": new}))
 
 

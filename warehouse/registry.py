@@ -59,6 +59,10 @@ def read_model_dir(model_dir: Path | str) -> tuple[bytes, dict]:
             checked_threshold(metadata["threshold"], "threshold")
         except ModelFileRefused as exc:
             raise RegistryError(f"{meta_path}: {exc}") from None
+    if "reference_scores" in metadata:
+        problem = reference_problem(metadata["reference_scores"])
+        if problem:
+            raise RegistryError(f"{meta_path}: reference_scores {problem}")
     try:
         check_model_size(model_path.stat().st_size)
     except ModelFileRefused as exc:
@@ -80,6 +84,26 @@ def read_model_dir(model_dir: Path | str) -> tuple[bytes, dict]:
     except ScoringError as exc:
         raise RegistryError(f"{model_path}: {exc}") from None
     return h5, metadata
+
+
+def reference_problem(ref) -> str | None:
+    """What is wrong with a reference score distribution (fraud_scoring.score_bins.reference), or None.
+    fraud_score_drift reads its psi_bins in SQL: upper_bin integers rising to the last bin's
+    2^31 - 1, shares that sum to 1."""
+    bins = ref.get("psi_bins") if isinstance(ref, dict) else None
+    if not isinstance(bins, list) or not bins or not all(isinstance(b, dict) for b in bins):
+        return "must hold psi_bins, a list of {upper_bin, share}"
+    uppers = [b.get("upper_bin") for b in bins]
+    shares = [b.get("share") for b in bins]
+    if not all(isinstance(u, int) and not isinstance(u, bool) for u in uppers) or uppers != sorted(set(uppers)):
+        return "psi_bins' upper_bin must be rising integers"
+    if uppers[-1] != 2**31 - 1:
+        return "the last of psi_bins must have upper_bin 2147483647 (every bin above the others)"
+    if not all(isinstance(x, int | float) and 0 <= x <= 1 for x in shares) or abs(sum(shares) - 1) > 1e-6:
+        return "psi_bins' shares must be numbers in [0, 1] summing to 1"
+    if not isinstance(ref.get("rows"), int) or ref["rows"] < 1:
+        return "rows must be a positive integer"
+    return None
 
 
 def load_keras_file(path: Path) -> bytes:

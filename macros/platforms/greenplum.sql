@@ -268,3 +268,46 @@ analyze {{ schema }}.segment_keys;
 {% macro greenplum__fraud_currency_sample_every() -%}
     {{ return(1) }}
 {%- endmacro %}
+
+{#- ---- monitoring (macros/monitoring/, fraud_scores' time index) ---- -#}
+
+{% macro greenplum__fraud_score_bins_begin(existing) -%}
+    {#- One aggregating transaction at a time, read committed (as stacking there). The model's
+        query also skips pairs already aggregated, so a scoring run committing between the
+        pre-hook and the query cannot aggregate a pair twice. -#}
+    {%- if existing is not none -%}
+    lock table {{ existing }} in exclusive mode
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro greenplum__fraud_scores_of_stack(stack, alias) -%}
+    {#- No narrowing: stacks' key ranges interleave there, and a range condition is a nested
+        loop over every row; the stack_id and version equalities become a hash join on the
+        segments. -#}
+    true
+{%- endmacro %}
+
+{% macro greenplum__fraud_pair_has_scores(pairs, stacks, scores) -%}
+    {#- The stack is stored and has a score of the version: two hash semi-joins on the
+        segments (stacks' ranges interleave, so no key-range shortcut). -#}
+    exists (select 1 from {{ stacks }} as stacked where stacked.stack_id = {{ pairs }}.stack_id)
+    and exists (
+        select 1 from {{ scores }} as scored
+        where scored.stack_id = {{ pairs }}.stack_id and scored.model_version = {{ pairs }}.model_version
+    )
+{%- endmacro %}
+
+{% macro greenplum__fraud_scored_at_index(relation) -%}
+    {#- BRIN exists from Greenplum 7 (PostgreSQL 12) on; Greenplum 6 has none, and the monitoring
+        aggregate then reads the scores in full on the segments to find the new ones. -#}
+    do $$
+    begin
+        if current_setting('server_version_num')::integer >= 120000
+            and to_regclass('{{ relation.schema }}.{{ relation.identifier }}__scored_at') is null then
+            execute 'create index {{ relation.identifier }}__scored_at on {{ relation }} using brin (scored_at)';
+        end if;
+    end
+    $$
+{%- endmacro %}

@@ -14,7 +14,7 @@
             "do $$ begin if exists (select from pg_settings where name = 'jit') then set local jit = off; end if; end $$",
             "{{ fraud_drop_outdated_scores() }}",
         ],
-        post_hook="{{ fraud_record_scored_source() }}",
+        post_hook=["{{ fraud_record_scored_source() }}", "{{ fraud_scored_at_index() }}"],
     )
 }}
 {#- Every stored stack, scored once by every version that scores (docs/reliability.md):
@@ -106,7 +106,10 @@ final as (
                 then reasons -> transaction_id::text
         end as reason_codes,
         stack_id,
-        now() as scored_at
+        -- the scoring statement's start, not the transaction's (now()): runs score one at a
+        -- time (fraud_scoring_begin's lock), so statement starts order their scores by commit,
+        -- and fraud_score_bins can take "scored_at > the newest it has seen" as "written since"
+        statement_timestamp() as scored_at
     from scored_{{ loop.index }}
     -- rows with a NULL, NaN, infinite or out-of-range feature: in fraud_quarantine instead
     where probability_bits != {{ fraud_quarantined_bits() }}

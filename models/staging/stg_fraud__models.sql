@@ -21,7 +21,10 @@ renamed as (
         (metadata ->> 'threshold')::float8 as model_threshold,
         metadata ->> 'threshold_rule' as threshold_rule,
         metadata -> 'features' as features,
-        metadata -> 'holdout_metrics' as holdout_metrics
+        metadata -> 'holdout_metrics' as holdout_metrics,
+        -- the score distribution drift is measured against (training writes it; NULL for a
+        -- model trained before training wrote one)
+        metadata -> 'reference_scores' as reference_scores
 
     from source
 

@@ -16,9 +16,11 @@ import psycopg2
 import pytest
 from dbtdb import ROOT, create_analyst, drop_project, query, setup_project
 
+from fraud_scoring.contract import project_contract
 from warehouse.connection import connect
 
 pytestmark = pytest.mark.database
+FEATURES = project_contract().columns
 
 # A typed SQL table, read by a Python model (full read and chunked read) and written back.
 TYPES_SOURCE = """{{ config(materialized='table') }}
@@ -127,14 +129,42 @@ def test_dbt_build_runs_python_models_between_sql_models(project):
     assert "not_null_fraud_score_distribution_model_version" in result.stdout
 
 
-def test_pr_auc_in_python_equals_the_sql_figure(project):
+def test_pr_auc_from_the_bins_is_within_its_bound_of_the_exact_sql_figure(project):
+    """fraud_model_metrics.pr_auc sorts every score (exact); the Python model reads fine bins, counting a
+    bin's rows as tied, and bounds its error from the bins: the exact figure must lie within it."""
     rows = query(
-        f"select p.pr_auc, m.pr_auc, p.labeled_rows, m.labeled_rows from {project.schema}.fraud_pr_auc_daily p "
+        f"select p.pr_auc, m.pr_auc, p.pr_auc_error_bound, p.labeled_rows, m.labeled_rows "
+        f"from {project.schema}.fraud_pr_auc_daily p "
         f"join {project.schema}.fraud_model_metrics m using (model_version, transaction_day)"
     )
-    assert rows and all(abs(a - b) < 1e-12 and n == m for a, b, n, m in rows)
+    assert rows and all(n == m for *_, n, m in rows)
+    assert all(abs(a - b) <= bound + 1e-12 for a, b, bound, _, _ in rows), rows
+    assert all(bound < 0.05 for _, _, bound, _, _ in rows), rows  # a bound that says something
     total = query(f"select sum(scored_rows) from {project.schema}.fraud_score_distribution")[0][0]
     assert total == query(f"select count(*) from {project.schema}.fraud_scores")[0][0]
+
+
+def test_quantiles_from_the_bins_are_within_one_fine_bin_of_percentile_cont(project):
+    s = project.schema
+    rows = query(
+        f"""select d.p50_probability, d.p90_probability, d.p99_probability, e.p50, e.p90, e.p99,
+                   d.mean_probability, e.mean
+        from {s}.fraud_score_distribution d
+        join (
+            select s.model_version, floor(r.time / 86400)::int as transaction_day,
+                percentile_cont(0.5) within group (order by s.fraud_probability) as p50,
+                percentile_cont(0.9) within group (order by s.fraud_probability) as p90,
+                percentile_cont(0.99) within group (order by s.fraud_probability) as p99,
+                avg(s.fraud_probability) as mean
+            from {s}.fraud_scores s join {project.raw_schema}.credit_card r using (transaction_id)
+            group by 1, 2
+        ) e using (model_version, transaction_day)"""
+    )
+    assert rows
+    for *binned, p50, p90, p99, mean, exact_mean in rows:
+        for got, want in zip(binned[:3], (p50, p90, p99), strict=True):
+            assert abs(got - want) <= min(want, 1 - want) / 1024 + 1e-15, (got, want)
+        assert abs(mean - exact_mean) <= 1e-12 * exact_mean
 
 
 def test_types_round_trip_exactly_and_are_inferred(project):
@@ -168,18 +198,25 @@ def test_the_catalog_documents_the_python_models(project):
     assert node["columns"]["p99_probability"]["type"] == "double precision"
 
 
-def test_incremental_recomputes_only_changed_groups_and_full_refresh_rebuilds(project):
-    s = project.schema
+def test_incremental_writes_only_changed_groups_and_full_refresh_rebuilds(project):
+    s, raw = project.schema, f"{project.raw_schema}.credit_card"
     before = dict(query(f"select transaction_day, scores_as_of from {s}.fraud_pr_auc_daily"))
     result = dbt(project, "run", "--select", "fraud_pr_auc_daily")
     assert "python incremental model" in result.stdout
     assert dict(query(f"select transaction_day, scores_as_of from {s}.fraud_pr_auc_daily")) == before
-    # a rescored day: only its groups are recomputed, others keep their rows
-    query(f"update {s}.fraud_scores set scored_at = now() where transaction_id = 1")
-    dbt(project, "run", "--select", "fraud_pr_auc_daily")
+    # transactions on a day of their own: its group is new, the others keep their rows
+    query(f"insert into {raw} select transaction_id + 1000000, time + 10 * 86400, {', '.join(FEATURES)}, amount, class "
+          f"from {raw} where transaction_id <= 300")  # fmt: skip
+    dbt(project, "run")
     after = dict(query(f"select transaction_day, scores_as_of from {s}.fraud_pr_auc_daily"))
-    day = query(f"select floor(time / 86400)::int from {project.raw_schema}.credit_card where transaction_id = 1")[0][0]
-    assert after[day] > before[day] and all(after[d] == before[d] for d in before if d != day)
+    new_day = max(after)
+    assert new_day not in before and all(after[d] == before[d] for d in before)
+    # their scores gone: the group is written once more, with no labeled rows
+    query(f"delete from {raw} where transaction_id > 1000000")
+    dbt(project, "run")
+    assert query(f"select labeled_rows, pr_auc from {s}.fraud_pr_auc_daily where transaction_day = %s", [new_day]) == [
+        (0, None)
+    ]
     dbt(project, "run", "--select", "fraud_pr_auc_daily", "--full-refresh")
     assert len(query(f"select 1 from {s}.fraud_pr_auc_daily")) == len(before)
 
@@ -320,15 +357,14 @@ def test_published_code_reads_with_the_callers_privileges(project):
     """run_python_model is SECURITY INVOKER: a context pointing a ref at a table the role may not
     read (in a schema it may use) is refused by the database, whatever the published code does."""
     a, f = project.analyst, project.fraud_schema
-    query(f"create table if not exists {f}.secret (transaction_id bigint, model_version text, "
-          "fraud_probability float8, seconds_since_start float8)")  # fmt: skip
+    query(f"create table if not exists {f}.secret (model_version text, transaction_day integer, "
+          "probability_bin integer, tenth smallint, scored_rows bigint, sum_probability float8)")  # fmt: skip
     unique_id = "model.fraud_scoring.fraud_score_distribution"
     code = (ROOT / "models" / "monitoring" / "fraud_score_distribution.py").read_text().strip()  # as dbt reads it
     context = {
         "unique_id": unique_id, "is_incremental": False, "config": {}, "sources": {},
         "this": {"schema": project.schema + "_analyst", "identifier": "x"},
-        "refs": {"fraud_scores": {"schema": f, "identifier": "secret"},
-                 "stg_raw__credit_card": {"schema": f, "identifier": "secret"}},
+        "refs": {"fraud_score_bins": {"schema": f, "identifier": "secret"}},
         "target": {"schema": project.schema + "_analyst", "identifier": "stolen"}, "create": True,
     }  # fmt: skip
     with pytest.raises(psycopg2.Error, match="permission denied for table secret"):
