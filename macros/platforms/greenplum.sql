@@ -282,11 +282,24 @@ analyze {{ schema }}.segment_keys;
     {%- endif -%}
 {%- endmacro %}
 
-{% macro greenplum__fraud_scores_of_stack(stack, alias) -%}
-    {#- No narrowing: stacks' key ranges interleave there, and a range condition is a nested
-        loop over every row; the stack_id and version equalities become a hash join on the
-        segments. -#}
-    true
+{% macro greenplum__fraud_score_bins_new_scores(new_pairs, stacks, scores, staged) -%}
+    {#- Hash joins on the segments: stacks' key ranges interleave there (no range shortcut), and
+        a correlated LATERAL over distributed tables is refused ("unexpected Motion requested
+        from OuterQuery locus"). -#}
+    {{ new_pairs }} as new_pairs
+    inner join (
+        select
+            scored.model_version,
+            scored.stack_id,
+            scored.fraud_probability,
+            scored.scored_at,
+            staged.is_labeled_fraud,
+            staged.seconds_since_start
+        from {{ scores }} as scored
+        inner join {{ staged }} as staged
+            on scored.transaction_id = staged.transaction_id
+    ) as scored
+        on scored.model_version = new_pairs.model_version and scored.stack_id = new_pairs.stack_id
 {%- endmacro %}
 
 {% macro greenplum__fraud_pair_has_scores(pairs, stacks, scores) -%}

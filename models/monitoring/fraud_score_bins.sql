@@ -26,10 +26,8 @@ with
 
 scored_rows as (
 
-    -- incremental: each new pair's scores with their labels, read through the stack's key
-    -- range (fraud_scores' primary key and the source's: a pair is aggregated whole, a few
-    -- index pages per thousand rows, where joins the planner chose scanned both tables);
-    -- a pair already held is skipped, so a scoring run committing between the pre-hook and
+    -- incremental: each new pair's scores with their labels (fraud_score_bins_new_scores:
+    -- on PostgreSQL through the stack's key ranges); a pair already held is skipped, so a scoring run committing between the pre-hook and
     -- this query (Greenplum, read committed) cannot be aggregated twice. A full build: the
     -- scores of every stored stack (a score of a stack no longer stored is deleted by the
     -- next scoring run).
@@ -41,30 +39,10 @@ scored_rows as (
         scored.is_labeled_fraud,
         floor(scored.seconds_since_start / 86400)::integer as transaction_day
     {% if is_incremental() -%}
-        from pg_temp.fraud_score_bins_new as new_pairs
-        inner join {{ ref('int_credit_card__scoring_stacks') }} as stacked
-            on new_pairs.stack_id = stacked.stack_id
-        cross join
-            lateral (
-                select
-                    scored.model_version,
-                    scored.stack_id,
-                    scored.fraud_probability,
-                    scored.scored_at,
-                    staged.is_labeled_fraud,
-                    staged.seconds_since_start
-                from {{ ref('fraud_scores') }} as scored
-                inner join {{ ref('stg_raw__credit_card') }} as staged
-                    on scored.transaction_id = staged.transaction_id
-                where
-                    {{ fraud_scores_of_stack('stacked', 'scored') }}
-                    and {{ fraud_scores_of_stack('stacked', 'staged') }}
-                    and scored.model_version = new_pairs.model_version
-                    and scored.stack_id = new_pairs.stack_id
-                -- not pulled up into the outer query, where the planner hash-joined the whole
-                -- source (1.2 s at 2M rows): per pair, both reads are ranges of a key
-                offset 0  -- noqa: AM09
-            ) as scored
+        from {{ fraud_score_bins_new_scores(
+            'pg_temp.fraud_score_bins_new', ref('int_credit_card__scoring_stacks'),
+            ref('fraud_scores'), ref('stg_raw__credit_card')
+        ) | indent(8) }}
         where not exists (
             select 1 from {{ this }} as aggregated
             where
