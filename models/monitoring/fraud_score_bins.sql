@@ -27,8 +27,9 @@ with
 scored_rows as (
 
     -- incremental: each new pair's scores with their labels (fraud_score_bins_new_scores:
-    -- on PostgreSQL through the stack's key ranges); a pair already held is skipped, so a scoring run committing between the pre-hook and
-    -- this query (Greenplum, read committed) cannot be aggregated twice. A full build: the
+    -- on PostgreSQL through the stack's key ranges); a pair already held is skipped, so a
+    -- scoring run committing between the pre-hook and this query (Greenplum, read
+    -- committed) cannot be aggregated twice. A full build: the
     -- scores of every stored stack (a score of a stack no longer stored is deleted by the
     -- next scoring run).
     select
