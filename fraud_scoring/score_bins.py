@@ -13,8 +13,8 @@ true one.
 
 Written twice on purpose: here (numpy, for training's reference and the tests) and in SQL
 (macros/monitoring/fraud_probability_bin.sql, which the database computes the monitoring
-aggregate with). A test compares the two on every stored score; the Python monitoring models
-restate bin_bounds.
+aggregate with). A test compares the two on every stored score; the Python monitoring model
+fraud_score_distribution imports bin_bounds from here.
 
 The reference (written into metadata.json by training, stored with the model when it is
 registered): the fine-bin counts of the scores of the rows the model was trained on, and

@@ -288,16 +288,7 @@ analyze {{ schema }}.segment_keys;
         from OuterQuery locus"). -#}
     {{ new_pairs }} as new_pairs
     inner join (
-        select
-            scored.model_version,
-            scored.stack_id,
-            scored.fraud_probability,
-            scored.scored_at,
-            staged.is_labeled_fraud,
-            staged.seconds_since_start
-        from {{ scores }} as scored
-        inner join {{ staged }} as staged
-            on scored.transaction_id = staged.transaction_id
+        {{ fraud_scores_with_labels(scores, staged) | indent(8) }}
     ) as scored
         on scored.model_version = new_pairs.model_version and scored.stack_id = new_pairs.stack_id
 {%- endmacro %}

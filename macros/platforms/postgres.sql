@@ -612,16 +612,7 @@ revoke all on function {{ schema }}.log_source_writes() from public;
     inner join {{ stacks }} as stacked
         on new_pairs.stack_id = stacked.stack_id
     cross join lateral (
-        select
-            scored.model_version,
-            scored.stack_id,
-            scored.fraud_probability,
-            scored.scored_at,
-            staged.is_labeled_fraud,
-            staged.seconds_since_start
-        from {{ scores }} as scored
-        inner join {{ staged }} as staged
-            on scored.transaction_id = staged.transaction_id
+        {{ fraud_scores_with_labels(scores, staged) | indent(8) }}
         where
             scored.transaction_id between stacked.first_transaction_id and stacked.last_transaction_id
             and staged.transaction_id between stacked.first_transaction_id and stacked.last_transaction_id

@@ -52,16 +52,7 @@ scored_rows as (
         )
     {%- else -%}
         from (
-            select
-                scored.model_version,
-                scored.stack_id,
-                scored.fraud_probability,
-                scored.scored_at,
-                staged.is_labeled_fraud,
-                staged.seconds_since_start
-            from {{ ref('fraud_scores') }} as scored
-            inner join {{ ref('stg_raw__credit_card') }} as staged
-                on scored.transaction_id = staged.transaction_id
+            {{ fraud_scores_with_labels(ref('fraud_scores'), ref('stg_raw__credit_card')) | indent(12) }}
         ) as scored
         where exists (
             select 1 from {{ ref('int_credit_card__scoring_stacks') }} as stacked

@@ -11,25 +11,12 @@ percentile_cont's value: at most min(q, 1 - q) / 1024 away (docs/monitoring.md).
 import numpy as np
 import pandas as pd
 
+# the fine bins' bounds, as training and the tests compute them (the server imports the
+# installed fraud_scoring package anyway: it scores with it)
+from fraud_scoring.score_bins import bin_bounds
+
 BINS = 10  # histogram_01 .. histogram_10: rows with a probability in [(k-1)/10, k/10), 1.0 in the last
 QUANTILES = {"p50_probability": 0.5, "p90_probability": 0.9, "p99_probability": 0.99}
-BIN_SHIFT = 13  # fine bins: macros/monitoring/fraud_probability_bin.sql
-HALF_BIN = 0x3F000000 >> BIN_SHIFT  # the bin of 0.5
-
-
-def bin_bounds(bins: np.ndarray):
-    """(lower, upper) probability of each fine bin: log-scale in p below 0.5, in 1 - p from 0.5 on
-    (fraud_scoring/score_bins.py, which training uses; restated here: a model file stands alone)."""
-    bins = bins.astype(np.int64)
-
-    def value(b):
-        return (b << BIN_SHIFT).astype(np.int32).view(np.float32).astype(np.float64)
-
-    high = bins >= HALF_BIN
-    mirrored = np.where(high, 2 * HALF_BIN - bins, bins)
-    lower = np.where(high, np.maximum(1 - value(mirrored + 1), 0.5), value(mirrored))
-    upper = np.where(high, 1 - value(mirrored), value(mirrored + 1))
-    return lower, upper
 
 
 def quantile(bins: np.ndarray, counts: np.ndarray, q: float) -> float:

@@ -2,27 +2,5 @@
 -- fraud_psi_warn (fraud_score_drift). Each row names the version and the day
 -- (`dbt test --store-failures` keeps them; docs/monitoring.md says how to act).
 {{ config(severity='warn') }}
-{%- set levels = fraud_psi_levels() %}
-
-with
-
-drift as (
-
-    select * from {{ ref('fraud_score_drift') }}
-
-),
-
-final as (
-
-    select
-        model_version,
-        transaction_day,
-        psi,
-        'score drift: ' || model_version || ' on day ' || transaction_day
-        || ', PSI ' || round(psi::numeric, 3) || ' >= ' || {{ levels.warn }} as problem
-    from drift
-    where psi >= {{ levels.warn }}
-
-)
-
-select * from final
+-- depends_on: {{ ref('fraud_score_drift') }}
+{{ fraud_score_drift_at_or_above(fraud_psi_levels().warn) }}
