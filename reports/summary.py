@@ -1,0 +1,98 @@
+"""The monitoring lines `make demo` prints at its end: score drift per version and day, feature
+drift, label coverage and the recommended bands, each "not available" while its relation is
+not built."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from . import pending
+from .database import Reader, not_built
+
+
+def _day(row: dict) -> str:
+    psi = "" if row["psi"] is None else f" (PSI {row['psi']:.2g})"
+    return f"day {row['transaction_day']} {row['drift_status']}{psi}"
+
+
+def _score_drift(db: Reader) -> list[str]:
+    if not db.exists("fraud_score_drift"):
+        return [not_built("fraud_score_drift")]
+    rows = db.rows(
+        "select model_version, transaction_day, psi, drift_status from {schema}.fraud_score_drift order by 1, 2"
+    )
+    if not rows:
+        return ["no scores yet"]
+    out = []
+    for version in sorted({r["model_version"] for r in rows}):
+        days = [r for r in rows if r["model_version"] == version]
+        out.append(f"{version}: " + ", ".join(_day(r) for r in days))
+    return out
+
+
+def _feature_drift(db: Reader) -> list[str]:
+    if not db.exists(pending.FEATURE_DRIFT):
+        return [not_built(pending.FEATURE_DRIFT)]
+    rows = db.table(pending.FEATURE_DRIFT)
+    if not rows or not {"model_version", "transaction_day", "drift_status"} <= set(rows[0]):
+        return [f"{len(rows)} rows in {pending.FEATURE_DRIFT}"]
+    counts = Counter((r["model_version"], r["transaction_day"], r["drift_status"]) for r in rows)
+    out = []
+    for version, day in sorted({k[:2] for k in counts}):
+        statuses = {s: n for (v, d, s), n in counts.items() if (v, d) == (version, day)}
+        out.append(f"{version} day {day}: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+    return out
+
+
+def _label_coverage(db: Reader) -> list[str]:
+    relation = pending.LABEL_PERFORMANCE
+    if not db.exists(relation):
+        return [not_built(relation)]
+    rows = db.table(relation, order_by="1, 2")
+    if not rows or not {"model_version", "transaction_day", "label_coverage"} <= set(rows[0]):
+        return [f"{len(rows)} rows in {relation}"]
+    latest = {}
+    for r in rows:  # the latest as-of date of each (version, day), when there is one
+        k = (r["model_version"], r["transaction_day"])
+        if k not in latest or str(r.get("as_of_date", "")) >= str(latest[k].get("as_of_date", "")):
+            latest[k] = r
+    return [f"{v} day {d}: {float(r['label_coverage']):.1%} labeled" for (v, d), r in sorted(latest.items())]
+
+
+def _bands(db: Reader) -> list[str]:
+    relation = pending.THRESHOLD_BANDS
+    if not db.exists(relation):
+        return [not_built(relation)]
+    rows = db.table(relation, order_by="1, 2")
+    return [", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()) for r in rows] or [
+        f"no data: {relation} is empty"
+    ]
+
+
+LINES = [("score drift", _score_drift), ("feature drift", _feature_drift),
+         ("label coverage", _label_coverage), ("recommended bands", _bands)]  # fmt: skip
+
+
+def findings(db: Reader) -> list[tuple[str, str]]:
+    """(what, finding): the report's "at a glance" list and the demo's summary."""
+    return [(label, line) for label, read in LINES for line in read(db)]
+
+
+def summary_lines(conn, schema: str) -> list[str]:
+    """The summary, one line per finding, each labeled."""
+    with conn:
+        found = findings(Reader(conn, schema))
+    return [
+        f"{label if i == 0 or found[i - 1][0] != label else '':<18} {line}" for i, (label, line) in enumerate(found)
+    ]
+
+
+def demo_summary(conn, schema: str, out) -> None:
+    """What `make demo` prints last: the monitoring lines, then the report written to `out`."""
+    from .report import write
+
+    print("monitoring (the report has the figures; docs/monitoring.md says how to act on each alarm)")
+    for line in summary_lines(conn, schema):
+        print(f"  {line}")
+    write(conn, out, schema)
+    print(f"  {'report':<18} {out}")
