@@ -4,10 +4,19 @@ not built."""
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 from . import pending
 from .database import Reader, not_built
+
+LATEST_DAYS = 3  # days shown per version; the alarms are counted over every day
+
+
+def _latest_days(keys) -> list[tuple]:
+    """The (version, day) pairs of each version's latest LATEST_DAYS days, in order."""
+    keys = sorted(keys)
+    return [k for k in keys if sum(1 for o in keys if o[0] == k[0] and o[1] > k[1]) < LATEST_DAYS]
 
 
 def _day(row: dict) -> str:
@@ -26,7 +35,9 @@ def _score_drift(db: Reader) -> list[str]:
     out = []
     for version in sorted({r["model_version"] for r in rows}):
         days = [r for r in rows if r["model_version"] == version]
-        out.append(f"{version}: " + ", ".join(_day(r) for r in days))
+        alarms = Counter(r["drift_status"] for r in days if r["drift_status"] in ("warn", "error"))
+        earlier = f" ({', '.join(f'{n} {s}' for s, n in sorted(alarms.items()))} of {len(days)} days)" if alarms else ""
+        out.append(f"{version}{earlier}: " + ", ".join(_day(r) for r in days[-LATEST_DAYS:]))
     return out
 
 
@@ -38,7 +49,7 @@ def _feature_drift(db: Reader) -> list[str]:
         return [f"{len(rows)} rows in {pending.FEATURE_DRIFT}"]
     counts = Counter((r["model_version"], r["transaction_day"], r["drift_status"]) for r in rows)
     out = []
-    for version, day in sorted({k[:2] for k in counts}):
+    for version, day in _latest_days({k[:2] for k in counts}):
         statuses = {s: n for (v, d, s), n in counts.items() if (v, d) == (version, day)}
         out.append(f"{version} day {day}: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
     return out
@@ -56,7 +67,7 @@ def _label_coverage(db: Reader) -> list[str]:
         k = (r["model_version"], r["transaction_day"])
         if k not in latest or str(r.get("as_of_date", "")) >= str(latest[k].get("as_of_date", "")):
             latest[k] = r
-    return [f"{v} day {d}: {float(r['label_coverage']):.1%} labeled" for (v, d), r in sorted(latest.items())]
+    return [f"{v} day {d}: {float(latest[v, d]['label_coverage']):.1%} labeled" for v, d in _latest_days(latest)]
 
 
 def _bands(db: Reader) -> list[str]:
@@ -95,4 +106,4 @@ def demo_summary(conn, schema: str, out) -> None:
     for line in summary_lines(conn, schema):
         print(f"  {line}")
     write(conn, out, schema)
-    print(f"  {'report':<18} {out}")
+    print(f"  {'report':<18} {os.path.relpath(out)}")

@@ -211,10 +211,10 @@ def test_a_version_without_a_reference_says_so(project, tmp_path):
 @pytest.fixture(scope="module")
 def chromium():
     if find_chromium() is None:
-        pytest.skip("no Chromium binary (chromium, chromium-browser, google-chrome) on PATH: apt-get install chromium")
+        pytest.skip("no Chromium binary on PATH (chromium, chromium-browser, google-chrome): apt-get install chromium")
 
 
-def test_it_renders_in_a_headless_browser(project, report, chromium, tmp_path):
+def test_it_renders_in_a_headless_browser(chromium, project, report, tmp_path):
     out, page = report
     dom = Page(dump_dom(out))
     assert dom.body.get("data-rendered") == "yes"  # the page's load handler ran
@@ -231,7 +231,7 @@ def test_it_renders_in_a_headless_browser(project, report, chromium, tmp_path):
     assert pixels.shape == (1600, 1200) and pixels.std() > 10, pixels.std()
 
 
-def test_the_report_of_nothing_renders_its_notices(project, chromium, tmp_path):
+def test_the_report_of_nothing_renders_its_notices(chromium, project, tmp_path):
     out, _ = rendered(project, tmp_path, schema=f"test_report_nothing_{os.getpid()}")
     dom = dump_dom(out)
     assert "Data missing" in dom and "not available: fraud_score_drift is not built" in dom
