@@ -32,11 +32,25 @@ def dump_dom(html: Path) -> str:
     return _run(html, "--dump-dom").stdout
 
 
-def screenshot(html: Path, png: Path, width: int = 1200, height: int = 2400) -> Path:
-    """A PNG of the top `height` pixels of the page at `width`."""
+def screenshot(html: Path, png: Path, width: int = 1200, height: int = 4000, crop: bool = True) -> Path:
+    """A PNG of the top `height` pixels of the page at `width`; with `crop` (and Pillow), the
+    blank window below the page's end cut off."""
     png = Path(png).resolve()
     png.parent.mkdir(parents=True, exist_ok=True)
     _run(html, f"--screenshot={png}", f"--window-size={width},{height}")
     if not png.is_file():
         raise RuntimeError(f"Chromium wrote no screenshot to {png}")
+    if crop:
+        _crop_blank_bottom(png)
     return png
+
+
+def _crop_blank_bottom(png: Path, margin: int = 24) -> None:
+    try:
+        from PIL import Image, ImageOps
+    except ImportError:  # the uncropped screenshot is still right
+        return
+    with Image.open(png) as image:
+        box = ImageOps.invert(image.convert("L")).getbbox()  # the box of everything not white
+        if box and box[3] + margin < image.height:
+            image.crop((0, 0, image.width, box[3] + margin)).save(png, optimize=True)
