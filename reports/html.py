@@ -19,7 +19,7 @@ table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 0.92em; }
 th, td { border: 1px solid #d8dde6; padding: 0.2em 0.6em; text-align: right; }
 th { background: #f1f3f7; } td.text { text-align: left; }
 tr.warn td { background: #fff4e0; } tr.error td { background: #fde4e4; }
-img { max-width: 100%; } details { margin-bottom: 1em; }
+img { max-width: 100%; } details { margin-bottom: 1em; } section { overflow-x: auto; }
 """
 
 

@@ -75,9 +75,23 @@ def _bands(db: Reader) -> list[str]:
     if not db.exists(relation):
         return [not_built(relation)]
     rows = db.table(relation, order_by="1, 2")
-    return [", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()) for r in rows] or [
-        f"no data: {relation} is empty"
-    ]
+    if not rows:
+        return [f"no data: {relation} is empty"]
+    if "is_recommended" not in rows[0]:
+        return [f"{len(rows)} rows in {relation}"]
+    out = [_band(r) for r in rows if r["is_recommended"]]
+    return out or ["no candidate band is within the review capacity"]
+
+
+def _band(r: dict) -> str:
+    def at(name):
+        return "none" if r.get(name) is None else f">= {r[name]:.4g}"
+
+    return (
+        f"{r.get('model_version')}: review {at('review_threshold')}, block {at('block_threshold')}, "
+        f"{r.get('reviews_per_day', 0):.1f} reviews/day (capacity {r.get('review_capacity')}), "
+        f"expected cost {r.get('expected_cost', 0):,.0f}"
+    )
 
 
 LINES = [("score drift", _score_drift), ("feature drift", _feature_drift),

@@ -180,7 +180,8 @@ def test_every_section_is_there_and_the_pending_ones_say_whether_their_relation_
     for key, relation in PENDING.items():
         built = query("select to_regclass(%s) is not null", [f"{project.schema}.{relation}"])[0][0]
         if built:
-            count = query(f"select count(*) from {project.schema}.{relation}")[0][0]
+            shown = f"is_recommended or cost_rank <= {pending.BANDS_SHOWN}" if key == "threshold-bands" else "true"
+            count = query(f"select count(*) from {project.schema}.{relation} where {shown}")[0][0]
             assert len(page.tables.get(f"{key}-table", [])) == count, key
         else:
             assert f"not available: {relation} is not built" in page.missing, key
@@ -272,11 +273,20 @@ def test_a_pending_section_shows_its_relation_once_built(project, tmp_path):
               from generate_series(0, 2) as d, generate_series(1, 3) as f""")
     query(f"""create table {s}.{pending.LABEL_PERFORMANCE} as
               select 'v1'::text as model_version, d as transaction_day, date '2026-01-01' + a as as_of_date,
-                     (0.3 + 0.2 * a)::float8 as label_coverage, 0.5::float8 as pr_auc
+                     100 as scored_rows, 30 + 20 * a as labeled_rows, (0.3 + 0.2 * a)::float8 as label_coverage,
+                     0.5::float8 as precision, 0.6::float8 as recall, 0.55::float8 as pr_auc,
+                     10.0::float8 as amount_caught, 2.5::float8 as amount_missed, 'x'::text as not_listed
               from generate_series(0, 2) as d, generate_series(0, 2) as a""")
+    # 30 options: reviews fall and cost is least at i = 15, but only i >= 20 is within the capacity of 40
     query(f"""create table {s}.{pending.THRESHOLD_BANDS} as
-              select 'v1'::text as model_version, d as transaction_day, (10 + d)::bigint as reviews_per_day
-              from generate_series(0, 2) as d""")
+              select *, cost_rank = 1 as is_recommended from (
+                select 'v1'::text as model_version, 0.5 + i / 100.0 as review_threshold,
+                       0.99::float8 as block_threshold, (60 - i)::float8 as reviews_per_day,
+                       40::float8 as review_capacity, 3 as frauds_approved, 1.5::float8 as missed_fraud_amount,
+                       2 as legit_blocked, ((i - 15) ^ 2 + 100)::float8 as expected_cost,
+                       case when 60 - i <= 40
+                           then rank() over (partition by 60 - i <= 40 order by (i - 15) ^ 2) end as cost_rank
+                from generate_series(0, 29) as i) as options""")
     try:
         out, page = rendered(project, tmp_path)
         with connection() as conn:
@@ -291,7 +301,12 @@ def test_a_pending_section_shows_its_relation_once_built(project, tmp_path):
     assert len(drift) == 9 and {r["drift_status"] for r in drift} == {"stable", "warn"}
     want = sorted(d * 0.1 + f * 0.01 for d in range(3) for f in range(1, 4))
     assert all(math.isclose(a, b) for a, b in zip(sorted(float(r["psi"]) for r in drift), want, strict=True))
-    assert len(page.tables["label-performance-table"]) == 9 and len(page.tables["threshold-bands-table"]) == 3
-    assert len(page.images) >= 2 + 1 + 2 + 1  # distribution, PSI, feature drift, coverage and PR-AUC, reviews
+    labels = page.tables["label-performance-table"]
+    assert len(labels) == 9 and list(labels[0]) == pending.LABEL_COLUMNS  # the columns listed, not every one
+    bands = page.tables["threshold-bands-table"]
+    assert sorted(int(r["cost_rank"]) for r in bands) == list(range(1, pending.BANDS_SHOWN + 1))
+    assert [r["review_threshold"] for r in bands if r["is_recommended"] == "True"] == ["0.7"]
+    assert len(page.images) == 1 + 1 + 1 + 2 + 1  # one version: distribution, PSI, features, coverage, PR-AUC, bands
     text = "\n".join(lines)
-    assert "v1 day 2: 3 warn" in text and "v1 day 0: 70.0% labeled" in text and "reviews_per_day 12" in text
+    assert "v1 day 2: 3 warn" in text and "v1 day 0: 70.0% labeled" in text
+    assert "v1: review >= 0.7, block >= 0.99, 40.0 reviews/day (capacity 40.0), expected cost 125" in text
