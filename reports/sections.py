@@ -25,7 +25,8 @@ def deployments(db: Reader) -> Section:
     if gaps := _absent(db, "fraud_deployments", "stg_fraud__models"):
         return missing_section(key, title, *gaps)
     rows = db.rows(
-        """select d.model_version, d.role, d.threshold, d.changed_by, d.changed_at, m.registered_at,
+        # d.*: every column the deployments have (a block threshold, once bands are deployed)
+        """select d.*, m.registered_at,
                   (m.reference_scores ->> 'rows')::bigint as reference_rows,
                   m.reference_scores ->> 'source' as reference_source
            from {schema}.fraud_deployments as d
