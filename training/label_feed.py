@@ -24,9 +24,10 @@ LEGIT_NEVER = 0.05  # legitimate, never labeled (account closed, data lost)
 CORRECTED = 0.05  # frauds first labeled legitimate, then corrected
 
 
-def label_events(time: np.ndarray, is_fraud: np.ndarray, seed: int = 7, first_id: int = 1):
-    """(transaction_ids, is_fraud, delay_seconds) of every label event, sorted by id then delay:
-    transaction i (0-based) has id first_id + i and happened at time[i] seconds."""
+def label_events(time: np.ndarray, is_fraud: np.ndarray, seed: int = 7, ids: np.ndarray | None = None):
+    """(transaction_ids, is_fraud, seconds) of every label event, sorted by id then time: the
+    transaction ids[i] (default i + 1, as a fresh load numbers rows) happened at time[i]
+    seconds, and its events at the returned seconds (same origin)."""
     rng = np.random.default_rng(seed)
     n = len(time)
     is_fraud = np.asarray(is_fraud).astype(bool)
@@ -38,7 +39,7 @@ def label_events(time: np.ndarray, is_fraud: np.ndarray, seed: int = 7, first_id
     never = u >= 1 - np.where(is_fraud, FRAUD_NEVER, LEGIT_NEVER)
     labeled = ~never
     delay = np.where(is_fraud, fraud_delay, legit_delay) * DAY
-    ids = np.arange(first_id, first_id + n, dtype=np.int64)
+    ids = np.arange(1, n + 1, dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64)
     # corrections: a fraud first labeled legitimate at a fraction of its chargeback delay
     corrected = is_fraud & labeled & (rng.random(n) < CORRECTED)
     first = delay * rng.uniform(0.1, 0.9, n)
@@ -50,10 +51,10 @@ def label_events(time: np.ndarray, is_fraud: np.ndarray, seed: int = 7, first_id
     return out_ids[order], out_fraud[order], (out_time + out_delay)[order]
 
 
-def label_rows(time, is_fraud, origin: datetime, seed: int = 7, first_id: int = 1):
+def label_rows(time, is_fraud, origin: datetime, seed: int = 7, ids=None):
     """The events as (transaction_id, is_fraud, labeled_at) rows, labeled_at = origin + the
     transaction's Time + the delay, to the microsecond."""
-    ids, fraud, at = label_events(time, is_fraud, seed, first_id)
+    ids, fraud, at = label_events(time, is_fraud, seed, ids)
     micros = np.round(at * 1e6).astype(np.int64)
     return [
         (int(i), bool(f), origin + timedelta(microseconds=int(m)))

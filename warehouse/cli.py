@@ -89,17 +89,19 @@ def labels(args) -> None:
     table = args.table or lab.labels_table_for(args.transactions)
     if args.csv is not None and (args.labeled_at or args.time_origin):
         raise ValueError("--labeled-at and --time-origin apply to --from-class only")
+    try:  # before connecting: a bad option writes nothing and reaches no database
+        labeled_at = lab.parse_time(args.labeled_at) if args.labeled_at else None
+        lab.parse_time(args.time_origin or lab.TIME_ORIGIN)
+    except ValueError as exc:
+        raise ValueError(f"--labeled-at {args.labeled_at!r} / --time-origin {args.time_origin!r}: {exc}") from None
+    rows = lab.read_labels_csv(args.csv) if args.csv is not None else None  # a bad file: refused before connecting
     feed = args.csv if args.csv is not None else f"{args.transactions}.class"
     print(f"loading labels from {feed} into {table} ({describe()})", flush=True)
     started = time.perf_counter()
     with connection() as conn:
         if args.csv is not None:
-            new = lab.load_labels_csv(conn, args.csv, args.transactions, table)
+            new = lab.load_label_rows(conn, rows, args.transactions, table, str(args.csv))
         else:
-            try:
-                labeled_at = lab.parse_time(args.labeled_at) if args.labeled_at else None
-            except ValueError as exc:
-                raise ValueError(f"--labeled-at {args.labeled_at!r}: {exc}") from None
             new = lab.load_labels_from_class(
                 conn, args.transactions, table, labeled_at, args.time_origin or lab.TIME_ORIGIN
             )

@@ -201,13 +201,20 @@ def _begin(cur, table: str, transactions: str) -> str:
 def load_labels_csv(conn, path: Path | str, transactions: str = "raw.credit_card", table: str | None = None) -> int:
     """Add the file's label events (header transaction_id,label,labeled_at) to the labels
     table; returns how many were new. All or nothing."""
-    rows = read_labels_csv(path)
+    return load_label_rows(conn, read_labels_csv(path), transactions, table, str(path))
+
+
+def load_label_rows(
+    conn, rows, transactions: str = "raw.credit_card", table: str | None = None, source: str = "labels"
+) -> int:
+    """Add (transaction_id, is_fraud, labeled_at) events, read_labels_csv's rows; returns how
+    many were new. All or nothing; errors name `source`."""
     table = table or labels_table_for(transactions)
     with conn, conn.cursor() as cur:
         _begin(cur, table, transactions)
         buffer = io.StringIO("".join(f"{i}\t{'t' if f else 'f'}\t{t.isoformat()}\n" for i, f, t in rows))
         cur.copy_expert("copy pg_temp.fraud_labels_loading from stdin", buffer)
-        return _check_and_insert(cur, table, transactions, str(path))
+        return _check_and_insert(cur, table, transactions, source)
 
 
 def load_labels_from_class(

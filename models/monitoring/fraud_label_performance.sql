@@ -58,7 +58,6 @@ events as (
         labels.labeled_at,
         staged.amount,
         days_todo.transaction_day,
-        days_todo.from_date,
         (labels.labeled_at at time zone 'UTC')::date as label_date
     from {{ ref('stg_fraud__labels') }} as labels
     inner join {{ ref('stg_raw__credit_card') }} as staged
@@ -71,58 +70,85 @@ events as (
 as_of_dates as (
 
     select distinct
-        transaction_day,
-        label_date as as_of_date
+        events.transaction_day,
+        events.label_date as as_of_date
     from events
-    where label_date >= from_date
+    inner join days_todo on events.transaction_day = days_todo.transaction_day
+    where events.label_date >= days_todo.from_date
 
 ),
 
-known_events as (
+intervals as (
 
-    -- every event known at each as-of date, the latest per transaction first
+    -- each event holds from its date until the date of the transaction's next event (a
+    -- correction): known at D when label_date <= D < next_date. Of two events on one date the
+    -- earlier holds for no date (next_date = label_date). One sort of the events, instead of
+    -- picking the latest event per transaction at every as-of date.
     select
-        as_of_dates.transaction_day,
-        as_of_dates.as_of_date,
-        events.transaction_id,
-        events.is_fraud,
-        events.amount,
-        row_number() over (
-            partition by as_of_dates.transaction_day, as_of_dates.as_of_date, events.transaction_id
-            order by events.labeled_at desc
-        ) as recency
-    from as_of_dates
-    inner join events
-        on
-            as_of_dates.transaction_day = events.transaction_day
-            and as_of_dates.as_of_date >= events.label_date
+        transaction_id,
+        transaction_day,
+        is_fraud,
+        amount,
+        label_date,
+        lead(label_date) over (partition by transaction_id order by labeled_at) as next_date
+    from events
 
 ),
 
-labeled as (
+scored_intervals as (
 
+    -- joined with the scores once per event, before the as-of dates multiply the rows (offset 0
+    -- keeps the planner from moving this join after that one), with what each row carries
     select
         todo.model_version,
-        known_events.transaction_day,
-        known_events.as_of_date,
-        known_events.is_fraud,
-        known_events.amount,
+        todo.from_date,
+        todo.labels_loaded_through,
+        state.threshold,
+        state.scored_rows,
+        state.scores_scored_at,
+        intervals.transaction_day,
+        intervals.is_fraud,
+        intervals.amount,
+        intervals.label_date,
+        intervals.next_date,
         scores.fraud_probability,
         scores.fraud_probability >= state.threshold as is_flagged
-    from known_events
-    inner join todo
-        on
-            known_events.transaction_day = todo.transaction_day
-            and known_events.as_of_date >= todo.from_date
+    from intervals
+    inner join todo on intervals.transaction_day = todo.transaction_day
     inner join state
         on
             todo.model_version = state.model_version
             and todo.transaction_day = state.transaction_day
     inner join {{ ref('fraud_scores') }} as scores
         on
-            known_events.transaction_id = scores.transaction_id
+            intervals.transaction_id = scores.transaction_id
             and todo.model_version = scores.model_version
-    where known_events.recency = 1
+    where intervals.next_date is null or intervals.next_date > intervals.label_date
+    offset 0  -- noqa: AM09
+
+),
+
+labeled as (
+
+    select
+        scored_intervals.model_version,
+        scored_intervals.transaction_day,
+        as_of_dates.as_of_date,
+        scored_intervals.threshold,
+        scored_intervals.scored_rows,
+        scored_intervals.scores_scored_at,
+        scored_intervals.labels_loaded_through,
+        scored_intervals.is_fraud,
+        scored_intervals.amount,
+        scored_intervals.fraud_probability,
+        scored_intervals.is_flagged
+    from scored_intervals
+    inner join as_of_dates
+        on
+            scored_intervals.transaction_day = as_of_dates.transaction_day
+            and scored_intervals.label_date <= as_of_dates.as_of_date
+            and scored_intervals.from_date <= as_of_dates.as_of_date
+    where scored_intervals.next_date is null or scored_intervals.next_date > as_of_dates.as_of_date
 
 ),
 
@@ -152,6 +178,10 @@ aggregated as (
         model_version,
         transaction_day,
         as_of_date,
+        threshold,
+        scored_rows,
+        scores_scored_at,
+        labels_loaded_through,
         count(*) as labeled_rows,
         count(*) filter (where is_fraud) as labeled_frauds,
         count(*) filter (where is_flagged) as flagged,
@@ -160,42 +190,35 @@ aggregated as (
         coalesce(sum(amount) filter (where is_flagged and is_fraud), 0) as amount_caught,
         coalesce(sum(amount) filter (where not is_flagged and is_fraud), 0) as amount_missed
     from ranked
-    group by model_version, transaction_day, as_of_date
+    group by
+        model_version, transaction_day, as_of_date, threshold, scored_rows, scores_scored_at, labels_loaded_through
 
 ),
 
 final as (
 
     select
-        aggregated.model_version,
-        aggregated.transaction_day,
+        model_version,
+        transaction_day,
         ((
-            {{ fraud_time_origin() }} + aggregated.transaction_day * interval '1 day'
+            {{ fraud_time_origin() }} + transaction_day * interval '1 day'
         ) at time zone 'UTC')::date as transaction_date,
-        aggregated.as_of_date,
-        state.threshold,
-        state.scored_rows,
-        aggregated.labeled_rows,
-        aggregated.labeled_rows::float8 / state.scored_rows as label_coverage,
-        aggregated.labeled_frauds,
-        aggregated.flagged,
-        aggregated.true_positives,
-        aggregated.true_positives::float8 / nullif(aggregated.flagged, 0) as precision,
-        aggregated.true_positives::float8 / nullif(aggregated.labeled_frauds, 0) as recall,
-        aggregated.pr_auc,
-        aggregated.amount_caught::float8 as amount_caught,
-        aggregated.amount_missed::float8 as amount_missed,
-        state.scores_scored_at,
-        todo.labels_loaded_through
+        as_of_date,
+        threshold,
+        scored_rows,
+        labeled_rows,
+        labeled_rows::float8 / scored_rows as label_coverage,
+        labeled_frauds,
+        flagged,
+        true_positives,
+        true_positives::float8 / nullif(flagged, 0) as precision,
+        true_positives::float8 / nullif(labeled_frauds, 0) as recall,
+        pr_auc,
+        amount_caught::float8 as amount_caught,
+        amount_missed::float8 as amount_missed,
+        scores_scored_at,
+        labels_loaded_through
     from aggregated
-    inner join state
-        on
-            aggregated.model_version = state.model_version
-            and aggregated.transaction_day = state.transaction_day
-    inner join todo
-        on
-            aggregated.model_version = todo.model_version
-            and aggregated.transaction_day = todo.transaction_day
 
 )
 

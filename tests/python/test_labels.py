@@ -155,7 +155,8 @@ def test_performance_as_labels_land_equals_its_recomputation(project, tmp_path, 
     p.dbt("run", "--select", "fraud_label_performance", "--full-refresh")
     raw = query(f"select transaction_id, time, class from {p.transactions} order by 1")
 
-    events = label_rows(np.array([r[1] for r in raw]), np.array([r[2] == 1 for r in raw]), ORIGIN, seed=seed)
+    ids, seconds, fraud = (np.array(c) for c in zip(*raw, strict=True))
+    events = label_rows(seconds, fraud == 1, ORIGIN, seed=seed, ids=ids)
     cut1, cut2 = ORIGIN + timedelta(days=12), ORIGIN + timedelta(days=40)
     first = [e for e in events if e[2] < cut1]
     second = [e for e in events if cut1 <= e[2] < cut2]
