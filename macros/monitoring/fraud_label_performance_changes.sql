@@ -12,6 +12,16 @@
     {%- if not is_incremental() -%}
         select 1
     {%- else -%}
+        {#- the newest load read, as a literal: the planner then sees from the statistics the
+            loader leaves how few events are newer, and looks their transactions up by key
+            instead of hashing the raw table (read while rendering, before the lock: a run
+            that commits in between only makes this run recompute more) -#}
+        {%- set read_through = none -%}
+        {%- if execute -%}
+            {%- set read_through = run_query(
+                'select max(labels_loaded_through)::text from ' ~ this
+            ).columns[0].values()[0] -%}
+        {%- endif %}
         lock table {{ this }} in exclusive mode;
         drop table if exists pg_temp.fraud_label_performance_todo;
         create temporary table fraud_label_performance_todo on commit drop as
@@ -39,9 +49,9 @@
             from {{ source('raw', 'credit_card_labels') }} as labels
             inner join {{ ref('stg_raw__credit_card') }} as staged
                 on labels.transaction_id = staged.transaction_id
-            where labels.loaded_at > (
-                select coalesce(max(labels_loaded_through), '-infinity') from {{ this }}
-            )
+            where
+                labels.loaded_at
+                > {{ fraud_quote_literal(read_through if read_through is not none else '-infinity') }}::timestamptz
             group by floor(staged.seconds_since_start / 86400)::integer
         ),
 
