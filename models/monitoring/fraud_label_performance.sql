@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
+        fraud_distributed_by='transaction_day',
         pre_hook=["{{ fraud_label_performance_changes() }}"],
     )
 }}
