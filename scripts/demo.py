@@ -1,4 +1,4 @@
-"""`make demo`: data -> raw table -> model -> registry -> dbt seed/run/test -> summary.
+"""`make demo`: data -> raw table -> labels -> model -> registry -> dbt seed/run/test -> summary.
 
 Each step is timed; steps whose output is already there and current are reused,
 so a second `make demo` gives the same scores (the model is not retrained).
@@ -67,6 +67,28 @@ def load(path: Path) -> str:
     with connection() as conn:
         rows = load_csv(conn, path)
     return f"{rows:,} rows"
+
+
+@step("load delayed labels")
+def load_labels(seed: int = 7) -> str:
+    """A labels feed with realistic delays (training.label_feed) for the loaded transactions,
+    written to data/ and loaded into raw.credit_card_labels in place of the previous feed."""
+    import numpy as np
+
+    from training.label_feed import label_rows
+    from warehouse.connection import connection
+    from warehouse.labels import TIME_ORIGIN, load_labels_csv, parse_time, write_labels_csv
+
+    with connection() as conn, conn.cursor() as cur:
+        cur.execute("select transaction_id, time, coalesce(class = 1, false) from raw.credit_card order by 1")
+        ids, seconds, fraud = (np.array(c) for c in zip(*cur.fetchall(), strict=True))
+    rows = label_rows(seconds, fraud.astype(bool), parse_time(TIME_ORIGIN), seed=seed, ids=ids)
+    path = write_labels_csv(ROOT / "data" / "labels_demo.csv", rows)
+    with connection() as conn:
+        with conn, conn.cursor() as cur:
+            cur.execute("truncate raw.credit_card_labels")  # the demo's feed belongs to the rows just loaded
+        added = load_labels_csv(conn, path)
+    return f"{added:,} label events ({path.relative_to(ROOT)})"
 
 
 @step("train")
@@ -147,6 +169,18 @@ def summary(meta: dict) -> None:
             (model_version,),
         )
         labeled, precision, recall = cur.fetchone() or (0, None, None)
+        # label coverage and recall as labels landed: each day's latest as-of row on or before a date
+        cur.execute(
+            f"""select horizon, sum(labeled_rows), sum(scored_rows), sum(true_positives), sum(labeled_frauds)
+                from (select distinct on (p.transaction_day, h.horizon) h.horizon, p.*
+                      from {schema}.fraud_label_performance as p
+                      cross join (values (7), (30), (120)) as h (horizon)
+                      where p.model_version = %s and p.as_of_date <= p.transaction_date + h.horizon
+                      order by p.transaction_day, h.horizon, p.as_of_date desc) as latest
+                group by horizon order by horizon""",
+            (model_version,),
+        )
+        landing = cur.fetchall()
         held_out = None
         if holdout_from is not None:
             # The holdout as the database scored it: the same later rows, the same threshold.
@@ -170,6 +204,11 @@ def summary(meta: dict) -> None:
         f"labeled rows       {labeled:,}: precision {fmt(precision)}, recall {fmt(recall)} "
         "(all rows, training rows included)"
     )
+    for horizon, known, scored_rows, tp, frauds in landing:
+        print(
+            f"  labels known {horizon:>3} days after each day: {known / scored_rows:6.1%} of scored rows, "
+            f"{frauds:,} frauds, recall {fmt(tp / frauds if frauds else None)} (fraud_label_performance)"
+        )
     if held_out is not None:
         rows, hflagged, tp, frauds = held_out
         m = meta["holdout_metrics"]
@@ -205,6 +244,7 @@ def main() -> None:
     data = args.data.resolve() if args.data else None
     path = make_data(args.rows, data)
     load(path)
+    load_labels()
     model_dir = ROOT / "artifacts" / "demo"
     train(path, args.profile, model_dir)
     install()

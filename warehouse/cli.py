@@ -1,4 +1,4 @@
-"""python -m warehouse {load,register}: see --help of each.
+"""python -m warehouse {load,labels,register}: see --help of each.
 
 Both connect where dbt does (warehouse.connection) and say where before writing.
 """
@@ -33,6 +33,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="Greenplum / Cloudberry: distribute the raw table by this column (default: DISTRIBUTED RANDOMLY)",
     )
 
+    lb = sub.add_parser(
+        "labels",
+        help="add label events to raw.credit_card_labels (all or nothing; docs/labels.md)",
+        description="Label events: a later event for the same transaction corrects an earlier one "
+        "(the latest labeled_at wins). Unknown transaction ids, bad labels and malformed times are "
+        "refused and nothing is written.",
+    )
+    feed = lb.add_mutually_exclusive_group(required=True)
+    feed.add_argument("--csv", type=Path, help="a CSV with the header transaction_id,label,labeled_at")
+    feed.add_argument(
+        "--from-class",
+        action="store_true",
+        help="the raw table's Kaggle class as labels, labeled at the transaction's time (or --labeled-at)",
+    )
+    lb.add_argument("--transactions", default="raw.credit_card", help="the raw table the labels are of")
+    lb.add_argument("--table", help="the labels table (default: the raw table's name + _labels)")
+    lb.add_argument("--labeled-at", help="with --from-class: one labeled_at for every label (ISO 8601, with zone)")
+    lb.add_argument(
+        "--time-origin",
+        default=None,
+        help="with --from-class: the time of Time = 0 (default 2013-09-01 00:00:00+00, as dbt's var fraud_time_origin)",
+    )
+
     r = sub.add_parser("register", help="store a trained model in the database's model registry")
     r.add_argument("--model-dir", type=Path, required=True)
     r.add_argument("--schema", default="fraud")
@@ -59,6 +82,32 @@ def load(args) -> None:
     print(f"{verb} {rows:,} rows from {args.csv} into {args.table} in {time.perf_counter() - started:.1f} s")
 
 
+def labels(args) -> None:
+    from warehouse import labels as lab
+    from warehouse.connection import connection, describe
+
+    table = args.table or lab.labels_table_for(args.transactions)
+    if args.csv is not None and (args.labeled_at or args.time_origin):
+        raise ValueError("--labeled-at and --time-origin apply to --from-class only")
+    try:  # before connecting: a bad option writes nothing and reaches no database
+        labeled_at = lab.parse_time(args.labeled_at) if args.labeled_at else None
+        lab.parse_time(args.time_origin or lab.TIME_ORIGIN)
+    except ValueError as exc:
+        raise ValueError(f"--labeled-at {args.labeled_at!r} / --time-origin {args.time_origin!r}: {exc}") from None
+    rows = lab.read_labels_csv(args.csv) if args.csv is not None else None  # a bad file: refused before connecting
+    feed = args.csv if args.csv is not None else f"{args.transactions}.class"
+    print(f"loading labels from {feed} into {table} ({describe()})", flush=True)
+    started = time.perf_counter()
+    with connection() as conn:
+        if args.csv is not None:
+            new = lab.load_label_rows(conn, rows, args.transactions, table, str(args.csv))
+        else:
+            new = lab.load_labels_from_class(
+                conn, args.transactions, table, labeled_at, args.time_origin or lab.TIME_ORIGIN
+            )
+    print(f"added {new:,} label events to {table} in {time.perf_counter() - started:.1f} s")
+
+
 def register(args) -> None:
     from fraud_scoring.model_format import load_metadata
     from warehouse.connection import connection, describe
@@ -82,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     from warehouse.registry import RegistryError
 
     try:
-        {"load": load, "register": register}[args.command](args)
+        {"load": load, "labels": labels, "register": register}[args.command](args)
     except (DataError, RegistryError, ValueError) as exc:  # ConnectionSettingsError too
         print(f"error: {exc}", file=sys.stderr)
         return 2

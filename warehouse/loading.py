@@ -216,4 +216,9 @@ def load_csv(
                 else:
                     cur.execute(sql.SQL("alter table {} rename to {}").format(loading, sql.Identifier(name)))
             cur.execute(sql.SQL("analyze {}").format(target))
+            # the labels table beside it (docs/labels.md), empty until labels are loaded, so
+            # stg_fraud__labels builds before any label has arrived
+            from warehouse.labels import ensure_labels_table, labels_table_for
+
+            ensure_labels_table(cur, labels_table_for(f"{schema}.{name}"), platform(conn))
     return stream.rows

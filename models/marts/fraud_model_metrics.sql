@@ -1,4 +1,5 @@
-{#- Champion and challengers compared on labeled transactions: per model version,
+{#- Champion and challengers compared on labeled transactions (each one's latest label event in
+    stg_fraud__labels; the raw table's class while no label event is loaded): per model version,
     over all days (transaction_day NULL) and per day of the data (Time / 86,400),
     at each version's threshold. A view, computed when read: as a table, every
     `dbt run` re-joined every score with its label (1.7 s at 2M rows). Like any
@@ -16,47 +17,49 @@ scores as (
 
 ),
 
+latest_labels as (
+
+    -- each transaction's label known now: its latest label event (docs/labels.md)
+    select
+        transaction_id,
+        is_fraud
+    from (
+        select
+            transaction_id,
+            is_fraud,
+            row_number() over (partition by transaction_id order by labeled_at desc) as recency
+        from {{ ref('stg_fraud__labels') }}
+    ) as events
+    where recency = 1
+
+),
+
 labels as (
 
+    select
+        staged.transaction_id,
+        latest_labels.is_fraud as is_labeled_fraud,
+        floor(staged.seconds_since_start / 86400)::integer as transaction_day
+    from latest_labels
+    inner join {{ ref('stg_raw__credit_card') }} as staged
+        on latest_labels.transaction_id = staged.transaction_id
+    union all
+    -- no label event loaded at all: the raw table's Kaggle class, as before labels had a source
     select
         transaction_id,
         is_labeled_fraud,
         floor(seconds_since_start / 86400)::integer as transaction_day
     from {{ ref('stg_raw__credit_card') }}
-    where is_labeled_fraud is not null
-
-),
-
-deployments as (
-
-    select * from {{ ref('fraud_deployments') }}
-
-),
-
-models as (
-
-    select * from {{ ref('stg_fraud__models') }}
+    where
+        is_labeled_fraud is not null
+        and not exists (select 1 from {{ ref('stg_fraud__labels') }})
 
 ),
 
 thresholds as (
 
     -- every version with scores: deployed ones at their threshold, others at their own
-    select
-        model_version,
-        role,
-        threshold
-    from deployments
-    union all
-    select
-        models.model_version,
-        'not deployed' as role,
-        coalesce(models.model_threshold, 0.5) as threshold
-    from models
-    where not exists (
-        select 1 from deployments
-        where deployments.model_version = models.model_version
-    )
+    {{ fraud_version_thresholds(ref('fraud_deployments'), ref('stg_fraud__models')) | indent(4) }}
 
 ),
 

@@ -162,7 +162,7 @@ def create_analyst(p: DbtProject) -> str:
     query(f"drop role if exists {a}")
     query(f"create role {a} login")
     query(f"grant usage on schema {p.raw_schema} to {a}")
-    query(f"grant select on {p.raw_schema}.credit_card to {a}")
+    query(f"grant select on {p.raw_schema}.credit_card, {p.raw_schema}.credit_card_labels to {a}")
     query(f"create schema {p.schema}_analyst authorization {a}")
     return a
 

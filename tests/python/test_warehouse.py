@@ -55,7 +55,7 @@ def test_the_moved_training_commands_fail_naming_the_warehouse_ones(command):
 
 def test_the_warehouse_commands_are_listed():
     result = subprocess.run([sys.executable, "-m", "warehouse", "--help"], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0 and "{load,register}" in result.stdout
+    assert result.returncode == 0 and "{load,labels,register}" in result.stdout
 
 
 # ---- on the real server ---------------------------------------------------------
