@@ -1,3 +1,5 @@
+-- sqlfluff:exclude_rules:LT02
+-- (a macro of Jinja only, whose nested branches the indentation rule reads as SQL)
 {#- dbt run-operation apply_fraud_bands --args '{reason: WHY, review: R, block: B}': a deployed
     version's bands (approve below R, review from R, block from B; block null: no block band),
     the champion's unless `version` is named. Without review and block: the champion's
@@ -20,13 +22,16 @@
         {%- endif -%}
         {%- set version = _fraud_deployed_version(none) -%}
         {%- set bands = _fraud_recommended_bands() -%}
-        {%- set review_sql, block_sql = bands.review, bands.block -%}
+        {%- set review_sql = bands.review -%}
+        {%- set block_sql = bands.block -%}
         {%- set why = fraud_quote_literal(
             reason ~ " (recommended: expected cost " ~ bands.cost ~ ", " ~ bands.per_day ~ " reviews a day)"
         ) -%}
     {%- else -%}
         {%- if review is none -%}
-            {{ exceptions.raise_compiler_error("review is required with block: name both (block null: no block band)") }}
+            {{ exceptions.raise_compiler_error(
+                "review is required with block: name both (block null: no block band)"
+            ) }}
         {%- endif -%}
         {%- set review_value = fraud_checked_threshold(review, 'review') -%}
         {%- set block_value = fraud_checked_threshold(block, 'block') if block is not none else none -%}
@@ -47,33 +52,4 @@
     {%- do run_query(_fraud_deploy(schema, v, rows[0][0], review_sql, 'apply_fraud_bands', why, block_sql)) -%}
     {%- do run_query('commit') -%}
     {{ log("bands of " ~ version ~ ": review from " ~ review_sql ~ ", block from " ~ block_sql, info=true) }}
-{%- endmacro %}
-
-{% macro _fraud_recommended_bands() -%}
-    {#- {review, block (SQL: exact float8 literals, or null), cost, per_day}: the champion's
-        recommended bands. The thresholds travel as float8 text (exact), never as a Python
-        float printed back. -#}
-    {%- set scores = ref('fraud_scores') -%}
-    {%- if not run_query("select to_regclass(" ~ fraud_quote_literal(scores) ~ ") is not null").rows[0][0] -%}
-        {{ exceptions.raise_compiler_error(
-            "no scores yet (" ~ scores ~ "): run dbt run first, or name review and block"
-        ) }}
-    {%- endif -%}
-    {%- set sql -%}
-        select review_threshold::text, block_threshold::text, round(expected_cost::numeric, 2), round(reviews_per_day::numeric, 1)
-        from ({{ fraud_band_options() }}) as options
-        where is_recommended
-    {%- endset -%}
-    {%- set rows = run_query(sql).rows -%}
-    {%- if not rows -%}
-        {{ exceptions.raise_compiler_error(
-            "no labeled scores of the champion to recommend bands from: name review and block"
-        ) }}
-    {%- endif -%}
-    {{ return({
-        'review': fraud_quote_literal(rows[0][0]) ~ '::float8',
-        'block': (fraud_quote_literal(rows[0][1]) ~ '::float8') if rows[0][1] is not none else 'null',
-        'cost': rows[0][2],
-        'per_day': rows[0][3],
-    }) }}
 {%- endmacro %}

@@ -22,7 +22,8 @@ deployments as (
 
 final as (
 
-    select
+    -- the columns bands added come last: CREATE OR REPLACE VIEW keeps the views built on this one
+    select  -- noqa: ST06
         scores.transaction_id,
         scores.model_version,
         scores.fraud_probability,

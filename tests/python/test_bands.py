@@ -233,8 +233,12 @@ def test_without_a_champion_nothing_is_applied(project):
     query(f"update {f}.deployments set role = 'challenger' where role = 'champion'")
     try:
         before = _state(project)
-        for name, args in (("apply_fraud_bands", {"reason": "x"}), ("apply_fraud_bands", {"reason": "x", "review": 0.3}),
-                           ("set_fraud_threshold", {"threshold": 0.3})):  # fmt: skip
+        operations = [
+            ("apply_fraud_bands", {"reason": "x"}),
+            ("apply_fraud_bands", {"reason": "x", "review": 0.3}),
+            ("set_fraud_threshold", {"threshold": 0.3}),
+        ]
+        for name, args in operations:
             result = _operation(project, name, **args)
             assert result.returncode != 0 and "no champion: promote a version first" in result.stdout
         assert _state(project) == before
