@@ -51,5 +51,6 @@
     {%- endif -%}
     {%- do run_query(_fraud_deploy(schema, v, rows[0][0], review_sql, 'apply_fraud_bands', why, block_sql)) -%}
     {%- do run_query('commit') -%}
-    {{ log("bands of " ~ version ~ ": review from " ~ review_sql ~ ", block from " ~ block_sql, info=true) }}
+    {%- set shown = "review from " ~ review_sql ~ ", block from " ~ block_sql -%}
+    {{ log("bands of " ~ version ~ ": " ~ (shown | replace("::float8", "") | replace("'", "")), info=true) }}
 {%- endmacro %}

@@ -76,18 +76,6 @@ in_window as (
 
 ),
 
-window_totals as (
-
-    select
-        max(model_version) as model_version,
-        min(transaction_day) as window_first_day,
-        max(transaction_day) as window_last_day,
-        count(distinct transaction_day) as window_days,
-        count(*) as labeled_rows
-    from in_window
-
-),
-
 quantiles as (
 
     select
@@ -120,16 +108,29 @@ edges as (
 
 buckets as (
 
-    -- bucket i: at or above candidate i and below candidate i + 1 (0: below the first)
+    -- per day and bucket i: at or above candidate i and below candidate i + 1 (0: below the
+    -- first); a few hundred rows, all the rest reads
     select
         width_bucket(in_window.fraud_probability, edges.thresholds) as bucket,
+        in_window.transaction_day,
         count(*) as transactions,
         count(*) filter (where in_window.is_fraud) as frauds,
         count(*) filter (where not in_window.is_fraud) as legit,
         coalesce(sum(in_window.amount) filter (where in_window.is_fraud), 0) as fraud_amount
     from in_window
     cross join edges
-    group by 1
+    group by 1, 2
+
+),
+
+window_totals as (
+
+    select
+        min(transaction_day) as window_first_day,
+        max(transaction_day) as window_last_day,
+        count(distinct transaction_day) as window_days,
+        sum(transactions)::bigint as labeled_rows
+    from buckets
 
 ),
 
@@ -180,7 +181,7 @@ options as (
 costed as (
 
     select
-        window_totals.model_version,
+        champion.model_version,
         options.review_threshold,
         options.block_threshold,
         window_totals.window_first_day,
@@ -200,6 +201,7 @@ costed as (
         options.reviewed::float8 / window_totals.window_days <= {{ s.review_capacity }}::float8 as within_capacity
     from options
     cross join window_totals
+    cross join champion
 
 ),
 
