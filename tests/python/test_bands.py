@@ -268,3 +268,22 @@ def test_a_hostile_role_can_read_the_audit_but_change_neither_bands_nor_audit(pr
     result = _operation(project, "set_fraud_threshold", user=a, threshold=0.01)
     assert result.returncode != 0 and "permission denied" in result.stdout, result.stdout[-2000:]
     assert _state(project) == before
+
+
+def test_an_earlier_installation_gains_the_bands_and_the_audit(project):
+    """The install adds block_threshold to an earlier installation's deployments and history (and
+    creates the audit); the deployments themselves are kept."""
+    f = project.fraud_schema
+    deployed = query(f"select model_version, role, threshold from {f}.deployments order by 1")
+    for table in ("deployments", "deployment_history"):
+        query(f"alter table {f}.{table} drop column block_threshold cascade")
+    query(f"drop table {f}.threshold_audit")
+    project.dbt("run-operation", "install_fraud_scoring")
+    assert query(f"select model_version, role, threshold from {f}.deployments order by 1") == deployed
+    assert query(f"select count(*) from {f}.deployments where block_threshold is not null") == [(0,)]
+    project.dbt("run", "--select", "stg_fraud__deployments+")
+    assert _operation(project, "apply_fraud_bands", reason="after the upgrade", review=0.2, block=0.9).returncode == 0
+    _check_decisions(project, 0.2, 0.9)
+    assert [r[8] for r in _state(project)[2]] == ["after the upgrade"]
+    with pytest.raises(psycopg2.Error, match="violates check constraint"):
+        query(f"update {f}.deployments set block_threshold = 0.1 where role = 'champion'")
