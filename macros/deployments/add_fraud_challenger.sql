@@ -1,9 +1,10 @@
 {#- dbt run-operation add_fraud_challenger --args '{version: V}': V is scored beside the
-    champion, deciding nothing. Run by the registry's owner (a superuser by default): it changes
+    champion, deciding nothing, at its threshold (else the model's own) and with no block band.
+    Run by the registry's owner (a superuser by default): it changes
     {schema}.deployments and appends to {schema}.deployment_history in one transaction;
     decisions follow at once, nothing is rescored. The same on every platform. -#}
 
-{% macro add_fraud_challenger(version, threshold=none) -%}
+{% macro add_fraud_challenger(version, threshold=none, reason=none) -%}
     {#- Score `version` beside the champion (in shadow: it decides nothing). -#}
     {%- set schema = fraud_schema() -%}
     {%- set v = _fraud_registered_version(version) -%}
@@ -13,7 +14,10 @@
     {%- if champion -%}
         {{ exceptions.raise_compiler_error(version ~ " is the champion: promote another version first") }}
     {%- endif -%}
-    {%- do run_query(_fraud_deploy(schema, v, 'challenger', _fraud_threshold_argument(threshold))) -%}
+    {%- set why = _fraud_reason_argument(reason, 'add_fraud_challenger') -%}
+    {%- do run_query(_fraud_deploy(
+        schema, v, 'challenger', _fraud_threshold_argument(threshold), 'add_fraud_challenger', why
+    )) -%}
     {%- do run_query('commit') -%}
     {{ log("challenger: " ~ version ~ " (scored from the next dbt run)", info=true) }}
 {%- endmacro %}

@@ -3,17 +3,24 @@
     to {schema}.deployment_history in one transaction; decisions follow at once, nothing is
     rescored. The same on every platform. -#}
 
-{% macro promote_fraud_model(version, threshold=none) -%}
-    {#- `version` becomes the champion (and keeps its threshold unless one is given);
-        the former champion stays on as a challenger, still scored, so rolling back
-        needs no rescoring. -#}
+{% macro promote_fraud_model(version, threshold=none, reason=none) -%}
+    {#- `version` becomes the champion, at `threshold` (else the model's own) with no block
+        band (threshold_audit records the change of bands); the former champion stays on as
+        a challenger, still scored, with its bands, so rolling back needs no rescoring. -#}
+    {%- do _fraud_promote(version, threshold, reason, 'promote_fraud_model') -%}
+{%- endmacro %}
+
+{% macro _fraud_promote(version, threshold, reason, operation) -%}
+    {#- promote_fraud_model's work, shared with rollback_fraud_model (its own operation and
+        default reason in the audit). -#}
     {%- set schema = fraud_schema() -%}
+    {%- set why = _fraud_reason_argument(reason, operation) -%}
     {%- set v = _fraud_registered_version(version) -%}
     {%- set t = _fraud_threshold_argument(threshold) -%}
     {%- do _fraud_require_scores(version, v) -%}
     {%- set sql -%}
-        insert into {{ schema }}.deployment_history (model_version, role, threshold)
-        select model_version, 'challenger', threshold
+        insert into {{ schema }}.deployment_history (model_version, role, threshold, block_threshold)
+        select model_version, 'challenger', threshold, block_threshold
         from {{ schema }}.deployments
         where role = 'champion' and model_version != {{ v }};
         -- now(), not clock_timestamp(): Greenplum cannot plan an UPDATE of a replicated
@@ -21,7 +28,7 @@
         update {{ schema }}.deployments
         set role = 'challenger', changed_at = now(), changed_by = current_user
         where role = 'champion' and model_version != {{ v }};
-        {{ _fraud_deploy(schema, v, 'champion', t) }}
+        {{ _fraud_deploy(schema, v, 'champion', t, operation, why) }}
     {%- endset -%}
     {%- do run_query(sql) -%}
     {%- do run_query('commit') -%}

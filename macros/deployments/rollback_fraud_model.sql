@@ -3,7 +3,7 @@
     appends to {schema}.deployment_history in one transaction; decisions follow at once, nothing
     is rescored. The same on every platform. -#}
 
-{% macro rollback_fraud_model() -%}
+{% macro rollback_fraud_model(reason=none) -%}
     {#- The champion before the current one becomes champion again. -#}
     {%- set schema = fraud_schema() -%}
     {%- set sql -%}
@@ -22,5 +22,5 @@
     {%- if not rows -%}
         {{ exceptions.raise_compiler_error("no earlier champion in " ~ schema ~ ".deployment_history to roll back to") }}
     {%- endif -%}
-    {%- do promote_fraud_model(rows[0][0]) -%}
+    {%- do _fraud_promote(rows[0][0], none, reason, 'rollback_fraud_model') -%}
 {%- endmacro %}

@@ -15,7 +15,7 @@
     {%- for role in roles %}
     grant usage on schema {{ schema }} to {{ role }};
     grant select on {{ schema }}.models, {{ schema }}.installation, {{ schema }}.deployments,
-        {{ schema }}.deployment_history, {{ schema }}.python_models to {{ role }};
+        {{ schema }}.deployment_history, {{ schema }}.threshold_audit, {{ schema }}.python_models to {{ role }};
     {{ fraud_install_platform_grants(schema, role) }}
         {%- for function in fraud_scoring_functions(schema) %}
     grant execute on function {{ function }} to {{ role }};

@@ -56,13 +56,55 @@ create table if not exists {{ schema }}.deployments (
 ){{ distributed }};
 {{ fraud_install_one_champion_index(schema) }}
 
--- every change to deployments, appended: what roll back reads, and the audit trail
+-- every change to deployments, appended: what roll back reads
 create table if not exists {{ schema }}.deployment_history (
     changed_at timestamptz not null default clock_timestamp(),
     model_version text not null,
     role text not null check (role in ('champion', 'challenger', 'retired')),
     threshold float8,
     changed_by text not null default current_user
+){{ distributed }};
+
+-- The bands: below threshold approve, from threshold review, from block_threshold block
+-- (NULL: no block band; equal to threshold: no review band). Added to earlier
+-- installations' tables too (a DO block: Greenplum 6 has no ADD COLUMN IF NOT EXISTS).
+do $$
+begin
+    if not exists (
+        select 1 from pg_attribute
+        where attrelid = '{{ schema }}.deployments'::regclass and attname = 'block_threshold' and not attisdropped
+    ) then
+        alter table {{ schema }}.deployments add column block_threshold float8
+            check (block_threshold > 0 and block_threshold < 1 and block_threshold >= threshold);
+    end if;
+    if not exists (
+        select 1 from pg_attribute
+        where attrelid = '{{ schema }}.deployment_history'::regclass and attname = 'block_threshold'
+            and not attisdropped
+    ) then
+        alter table {{ schema }}.deployment_history add column block_threshold float8;
+    end if;
+end
+$$;
+
+-- The audit of every change of a deployment's threshold or bands: who (current_user and
+-- session_user), when, which version, the values before and after (NULL threshold: the
+-- model's own; NULL block: no block band), which operation and why. Written by the
+-- operations in macros/deployments/ in the transaction of the change; the roles that score
+-- may read it, only the registry's owner writes it.
+create table if not exists {{ schema }}.threshold_audit (
+    changed_at timestamptz not null default clock_timestamp(),
+    model_version text not null,
+    role text not null,
+    operation text not null,
+    was_deployed boolean not null,
+    old_threshold float8,
+    new_threshold float8,
+    old_block_threshold float8,
+    new_block_threshold float8,
+    reason text not null check (reason <> ''),
+    changed_by text not null default current_user,
+    session_user_name text not null default session_user
 ){{ distributed }};
 
 {{ fraud_install_change_log(schema) }}

@@ -1,6 +1,7 @@
-{#- What a fraud analyst reviews: every transaction the champion flags, with the
-    three features that pushed its probability up most (gradient x input, in
-    log-odds) and the transaction's own fields. -#}
+{#- What a fraud analyst reviews: every transaction in the champion's review band (every
+    flagged one while the champion has no block band), with the three features that pushed
+    its probability up most (gradient x input, in log-odds) and the transaction's own
+    fields. Blocked transactions are decided without review: fraud_decisions has them. -#}
 {{ config(materialized='view') }}
 
 with
@@ -30,10 +31,11 @@ final as (
         {%- endfor %}
         transactions.seconds_since_start,
         transactions.amount,
-        decisions.scored_at
+        decisions.scored_at,
+        decisions.block_threshold
     from decisions
     inner join transactions on decisions.transaction_id = transactions.transaction_id
-    where decisions.is_fraud
+    where decisions.decision = 'review'
 
 )
 

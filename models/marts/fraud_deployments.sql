@@ -33,7 +33,8 @@ final as (
             'champion'::text as role,
             {{ model.threshold }}::float8 as threshold,
             'var fraud_model_version or fraud_model_path'::text as changed_by,
-            now() as changed_at
+            now() as changed_at,
+            null::float8 as block_threshold
     {%- else %}
         select
             deployments.model_version,
@@ -47,7 +48,8 @@ final as (
                 coalesce(deployments.deployed_threshold, models.model_threshold, 0.5)
             {%- endif %} as threshold,
             deployments.changed_by,
-            deployments.changed_at
+            deployments.changed_at,
+            deployments.block_threshold
         from deployments
         inner join models on deployments.model_version = models.model_version
     {%- endif %}

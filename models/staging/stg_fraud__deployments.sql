@@ -15,6 +15,7 @@ renamed as (
         ---------- the deployment
         role,
         threshold as deployed_threshold,
+        block_threshold,
         changed_by,
 
         ---------- timestamps

@@ -74,9 +74,9 @@ def compiled(project, name: str, **vars) -> str:
 @pytest.mark.database
 def test_greenplum_install_ddl_replicates_the_registry_and_has_no_postgres_only_clauses(project):
     ddl = sql_clauses(inline(project, "{{ fraud_scoring_ddl('fraud') }}", **GREENPLUM))
-    # models, installation, deployments and their history: every segment reads them locally (and
-    # the published Python models, read on the coordinator, like the rest of the registry)
-    assert ddl.count("distributed replicated") == 5
+    # models, installation, deployments, their history and the threshold audit: every segment reads
+    # them locally (and the published Python models, read on the coordinator, like the rest of the registry)
+    assert ddl.count("distributed replicated") == 6
     assert "parallel" not in ddl  # Greenplum 6 (PostgreSQL 9.4) does not parse PARALLEL labels
     assert "on conflict" not in ddl  # nor upserts
     assert "language plpython3u" in ddl
