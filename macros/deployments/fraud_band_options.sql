@@ -20,16 +20,10 @@ champion as (
 
 ),
 
--- The one place the recommendation reads labels. It becomes the labels source,
--- ref('stg_fraud__labels') (transaction_id, is_fraud, labeled_at), when that lands:
--- re-point this CTE and nothing else changes.
+-- each transaction's label known now (its latest label event: docs/labels.md)
 labels as (
 
-    select
-        transaction_id,
-        is_labeled_fraud as is_fraud
-    from {{ ref('stg_raw__credit_card') }}
-    where is_labeled_fraud is not null
+    {{ fraud_labels_known_now() | indent(4) }}
 
 ),
 

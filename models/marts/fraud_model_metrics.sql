@@ -17,42 +17,16 @@ scores as (
 
 ),
 
-latest_labels as (
-
-    -- each transaction's label known now: its latest label event (docs/labels.md)
-    select
-        transaction_id,
-        is_fraud
-    from (
-        select
-            transaction_id,
-            is_fraud,
-            row_number() over (partition by transaction_id order by labeled_at desc) as recency
-        from {{ ref('stg_fraud__labels') }}
-    ) as events
-    where recency = 1
-
-),
-
 labels as (
 
+    -- each transaction's label known now (its latest label event: docs/labels.md)
     select
         staged.transaction_id,
-        latest_labels.is_fraud as is_labeled_fraud,
+        known.is_fraud as is_labeled_fraud,
         floor(staged.seconds_since_start / 86400)::integer as transaction_day
-    from latest_labels
+    from ({{ fraud_labels_known_now() | indent(8) }}) as known
     inner join {{ ref('stg_raw__credit_card') }} as staged
-        on latest_labels.transaction_id = staged.transaction_id
-    union all
-    -- no label event loaded at all: the raw table's Kaggle class, as before labels had a source
-    select
-        transaction_id,
-        is_labeled_fraud,
-        floor(seconds_since_start / 86400)::integer as transaction_day
-    from {{ ref('stg_raw__credit_card') }}
-    where
-        is_labeled_fraud is not null
-        and not exists (select 1 from {{ ref('stg_fraud__labels') }})
+        on known.transaction_id = staged.transaction_id
 
 ),
 
