@@ -3,7 +3,8 @@
 Training writes it into metadata.json as `reference_features` (from the rows the model was
 trained on), `python -m warehouse register` stores it with the model and refuses a malformed
 one (`problem`), and the monitoring model fraud_feature_bins counts each day's values in the
-same bins (`bin_of`), so fraud_feature_drift's PSI compares like with like.
+same bins (`bin_of`, in the database function feature_bin_counts: `stack_counts`), so
+fraud_feature_drift's PSI compares like with like.
 
 Per feature: the reference's deciles as edges (values of the reference, float32 like the
 packed features the scorer reads, so a comparison in float32 is exact), equal edges merged
@@ -25,6 +26,37 @@ FEATURE_BINS = 10
 def bin_of(values, edges) -> np.ndarray:
     """Each value's bin (int64): how many edges lie strictly below it, compared in float32."""
     return np.searchsorted(np.asarray(edges, dtype=np.float32), np.asarray(values, dtype=np.float32), side="left")
+
+
+def stack_counts(stack: bytes, ids: bytes, days: bytes, reference: dict) -> list[tuple[int, str, int, int]]:
+    """(day, feature, bin, values) of one packed stack against a reference, for the bins holding any.
+
+    stack: per row an int8 id, then the features as big-endian float4 in the model's input order
+    (the stack contract); ids, days: int8 ids ascending and the int4 day of each (the rows of the
+    stack's id range). A row whose id is not among them has no day and is not counted."""
+    entries = reference["features"]
+    layout = np.dtype([("id", ">i8"), ("x", ">f4", (len(entries),))])
+    if len(stack) % layout.itemsize:
+        raise ValueError(f"a stack of {len(stack)} bytes does not hold rows of {len(entries)} features")
+    rows = np.frombuffer(stack, dtype=layout)
+    known_ids = np.frombuffer(ids, dtype=">i8")
+    known_days = np.frombuffer(days, dtype=">i4")
+    if len(known_ids) != len(known_days):
+        raise ValueError(f"{len(known_ids)} ids and {len(known_days)} days")
+    at = np.searchsorted(known_ids, rows["id"]).clip(0, max(len(known_ids) - 1, 0))
+    known = known_ids[at] == rows["id"] if len(known_ids) else np.zeros(len(rows), dtype=bool)
+    X = rows["x"][known].astype(np.float32)
+    day_values, day_index = np.unique(known_days[at[known]], return_inverse=True)
+    out = []
+    for j, entry in enumerate(entries):
+        column = X[:, j]
+        finite = np.isfinite(column)
+        n_bins = len(entry["edges"]) + 1
+        keys = day_index[finite] * n_bins + bin_of(column[finite], entry["edges"])
+        counts = np.bincount(keys, minlength=len(day_values) * n_bins)
+        for key in np.flatnonzero(counts).tolist():
+            out.append((int(day_values[key // n_bins]), entry["name"], key % n_bins, int(counts[key])))
+    return out
 
 
 def feature_reference(X, features, source: str, bins: int = FEATURE_BINS) -> dict:

@@ -88,17 +88,14 @@ class Dbt:
         self.this = _This(context["this"])
         self.is_incremental = bool(context["is_incremental"])
 
-    def ref(self, *args, columns=None, chunksize=None, relation=False, **kwargs):
-        """The relation as a DataFrame (columns=[...] reads only those; chunksize=N, an iterator of
-        DataFrames; relation=True: its quoted name instead, for session.sql, reading nothing)."""
+    def ref(self, *args, columns=None, chunksize=None, **kwargs):
+        """The relation as a DataFrame (columns=[...] reads only those; chunksize=N, an iterator of DataFrames)."""
         key = ".".join(args)
         version = kwargs.get("v") or kwargs.get("version")
         if version:
             key += ".v%s" % version
         if key not in self._refs:
             raise PythonModelError("dbt.ref(%s): not a ref of this model (its refs: %s)" % (key, ", ".join(self._refs)))
-        if relation:
-            return relation_sql(self._refs[key])
         return self._reader.read(relation_sql(self._refs[key]), "ref('%s')" % key, columns, chunksize)
 
     def source(self, *args, columns=None, chunksize=None):

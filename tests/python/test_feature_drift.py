@@ -5,6 +5,7 @@ the dbt tests naming version, day and feature, and a version without a reference
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -124,3 +125,20 @@ def test_a_version_without_a_reference_says_so(project):
         project.dbt("test", "--select", "fraud_feature_drift_warn", "fraud_feature_drift_error")
     finally:
         query(f"update {registry} set metadata = %s::jsonb where model_version = %s", [saved, project.version_a])
+
+
+def test_greenplum_reads_the_stacks_rows_without_lateral(project):
+    """Greenplum refuses a correlated LATERAL over distributed tables: there the stack's ids are
+    unnested and hash-joined; PostgreSQL reads each stack's key range through the source's key."""
+
+    def clauses(sql: str) -> str:  # without -- comments, lowercased: what the server parses
+        return re.sub(r"--[^\n]*", "", sql).lower()
+
+    greenplum = clauses(project.compile_model("fraud_feature_bins", fraud_platform="greenplum")[1])
+    postgres = clauses(project.compile_model("fraud_feature_bins")[1])
+    assert "lateral" not in greenplum and "unnest(transaction_ids)" in greenplum, greenplum
+    assert "cross join lateral" in postgres and "unnest(" not in postgres, postgres
+    for sql in (greenplum, postgres):
+        assert re.search(r"feature_bin_counts\(\s*new_stacks.stack, stack_days.ids, stack_days.row_days", sql)
+    drift = clauses(project.compile_model("fraud_feature_drift", fraud_platform="greenplum")[1])
+    assert "lateral" not in drift

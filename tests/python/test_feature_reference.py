@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from fraud_scoring.feature_bins import bin_of, feature_reference, problem, psi_of_counts
+from fraud_scoring.feature_bins import bin_of, feature_reference, problem, psi_of_counts, stack_counts
 from fraud_scoring.kaggle import features
 from training.config import PROFILES
 from training.data import ONE_DAY_S, synthetic_dataset
@@ -44,6 +44,31 @@ def test_the_reference_counts_equal_a_brute_force_count_and_its_edges_are_decile
     assert 2 <= len(ref["features"][2]["counts"]) < 10  # merged: a rounded t(5) has few values
     assert problem(json.loads(json.dumps(ref)), ["A", "B", "C"]) is None
     assert len(json.dumps(feature_reference(np.zeros((10, 28)) + np.arange(10)[:, None], list(features()), "x"))) < 6000
+
+
+def test_a_stacks_counts_per_day_equal_a_brute_force_count():
+    """What feature_bin_counts returns in the database: a packed stack's values counted per day and
+    reference bin; rows whose id has no day (not in the id range read) are not counted."""
+    from conftest import make_stack
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(3_000, 28)).astype(np.float32)
+    X[5, 3] = np.nan
+    ids = np.arange(1_000, 4_000)[rng.permutation(3_000)]  # stack order is not id order
+    ref = feature_reference(rng.normal(size=(4_000, 28)), list(features()), "test rows")
+    day_of = {int(i): int(i) % 3 for i in ids[:-10]}  # the last ten rows' ids have no day
+    known = np.array(sorted(day_of), dtype=">i8")
+    days = np.array([day_of[int(i)] for i in known], dtype=">i4")
+    counts = stack_counts(make_stack(ids, X), known.tobytes(), days.tobytes(), ref)
+    got = {(d, f, b): n for d, f, b, n in counts}
+    expected = {}
+    for d in range(3):
+        rows = np.array([int(i) in day_of and day_of[int(i)] == d for i in ids])
+        for j, entry in enumerate(ref["features"]):
+            for b, n in enumerate(brute_counts(X[rows, j], entry["edges"])):
+                if n:
+                    expected[(d, entry["name"], b)] = int(n)
+    assert got == expected and sum(n for (_, f, _), n in got.items() if f == "V4") == 3_000 - 10 - 1
 
 
 def test_psi_of_counts_is_the_score_drifts_formula():
