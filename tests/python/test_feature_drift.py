@@ -31,19 +31,19 @@ def project(tmp_path_factory, model_dir, server_watch):
     drop_project(p, p.schema + "_dbt_test__audit")
 
 
-def _drift(p) -> dict:
+def _drift(p, version: str | None = None) -> dict:
     rows = query(
         f"select transaction_day, feature, psi, drift_status from {p.schema}.fraud_feature_drift "
         "where model_version = %s",
-        [p.version_a],
+        [version or p.version_a],
     )
     return {(day, feature): (psi, status) for day, feature, psi, status in rows}
 
 
-def _recomputed(p) -> dict:
+def _recomputed(p, version: str | None = None) -> dict:
     """Per (day, feature): the PSI of the raw rows' values against the registered reference, in numpy."""
     reference = query(f"select metadata -> 'reference_features' from {p.fraud_schema}.models where model_version = %s",
-                      [p.version_a])[0][0]  # fmt: skip
+                      [version or p.version_a])[0][0]  # fmt: skip
     rows = np.array(query(f"select time, {', '.join(FEATURES)} from {p.raw_schema}.credit_card"), dtype=np.float64)
     day = np.floor(rows[:, 0] / 86_400).astype(int)
     out = {}
@@ -112,6 +112,29 @@ def test_the_generators_day_2_drift_warns_on_v1_naming_version_day_and_feature(p
     assert {day for day, _ in _drift(project)} == {0}
     held = query(f"select distinct transaction_day from {project.schema}.fraud_feature_bins")
     assert held == [(0,)]
+
+
+def test_a_challenger_gets_its_own_counts_and_loses_them_with_its_scores(project, other_model_dir):
+    """Another version, scored as a challenger: its PSI against its own reference equals the
+    recomputation; its scores deleted, its counts go at the next run and the champion's stay."""
+    import json
+
+    from warehouse.connection import connection
+    from warehouse.registry import register
+
+    with connection() as conn:
+        other = register(conn, other_model_dir, project.fraud_schema)[0]
+    project.dbt("run-operation", "add_fraud_challenger", "--args", json.dumps({"version": other}))
+    project.dbt("run")
+    drift, expected = _drift(project, other), _recomputed(project, other)
+    assert set(drift) == set(expected) and len(drift) == 28
+    for key, (psi, _) in drift.items():
+        assert psi == pytest.approx(expected[key], abs=1e-9), key
+    query(f"delete from {project.fraud_schema}.deployments where model_version = %s", [other])
+    query(f"delete from {project.schema}.fraud_scores where model_version = %s", [other])
+    project.dbt("run", "--select", "fraud_score_bins", "fraud_feature_bins")
+    held = query(f"select model_version, count(*) from {project.schema}.fraud_feature_bins group by 1")
+    assert [version for version, _ in held] == [project.version_a], held
 
 
 def test_a_version_without_a_reference_says_so(project):
