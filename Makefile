@@ -15,7 +15,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv db-start db-stop db-status psql profile demo test test-unit test-greenplum soak lint format bench train-2017 clean clean-venv
+.PHONY: help venv db-start db-stop db-status psql profile demo report test test-unit test-greenplum soak lint format bench train-2017 clean clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -57,6 +57,11 @@ profile: profiles.yml ## create profiles.yml from profiles.yml.example if absent
 
 demo: db-start profiles.yml ## set up everything, score every transaction, print a summary (DATA=file.csv to use a Kaggle file)
 	@$(BIN)/python scripts/demo.py --rows $(ROWS) --profile $(PROFILE) $(if $(DATA),--data $(DATA))
+
+REPORT ?= target/monitoring_report.html
+SCREENSHOT ?=
+report: db-start profiles.yml ## the monitoring report, one HTML file: REPORT (target/monitoring_report.html); SCREENSHOT=x.png also renders it in Chromium
+	@$(BIN)/python -m reports --out $(REPORT) $(if $(SCREENSHOT),--screenshot $(SCREENSHOT))
 
 test: db-start profiles.yml ## the whole suite: unit tests, database tests, dbt build on a fresh schema
 	$(BIN)/python -m pytest tests/python

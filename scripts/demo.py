@@ -21,6 +21,7 @@ from training import artifacts  # noqa: E402
 from training.config import PROFILES  # noqa: E402
 
 DBT = str(ROOT / ".venv" / "bin" / "dbt")
+REPORT = ROOT / "target" / "monitoring_report.html"  # the monitoring report the summary writes (make report)
 timings: list[tuple[str, float, str]] = []
 
 
@@ -128,6 +129,7 @@ def test() -> str:
 
 
 def summary(meta: dict) -> None:
+    from reports.summary import demo_summary
     from warehouse.connection import connection
 
     model_version = meta["model_version"]
@@ -186,6 +188,8 @@ def summary(meta: dict) -> None:
                 f"    recall {p['recall']:.2f} at threshold {p['threshold']:<8.4g} precision {p['precision']:.3f}, "
                 f"flagged {p['flagged']:,}"
             )
+    with connection() as conn:
+        demo_summary(conn, schema, REPORT)
     print("seconds per step")
     for name, seconds, note in timings:
         print(f"  {name:<26} {seconds:7.1f}  {note}")

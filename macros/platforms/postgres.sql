@@ -324,10 +324,7 @@ where
         from {{ schema }}.source_writes as began
         where
             began.transaction_ids is null
-            and began.source_table_id = (
-                select c.oid::text || '/' || c.relfilenode::text
-                from pg_class as c where c.oid = {{ fraud_quote_literal(raw) }}::regclass
-            )
+            and began.source_table_id = {{ fraud_source_table_id(raw) | indent(12) }}
             and (
                 select count(*) from pg_trigger as t
                 where
@@ -365,12 +362,9 @@ begin
     delete from {{ schema }}.source_writes as earlier
     where
         earlier.transaction_ids is null
-        and earlier.source_table_id = (
-            select c.oid::text || '/' || c.relfilenode::text from pg_class as c where c.oid = {{ fraud_quote_literal(raw) }}::regclass
-        );
+        and earlier.source_table_id = {{ fraud_source_table_id(raw) | indent(8) }};
     insert into {{ schema }}.source_writes (source_table_id, writer, transaction_ids)
-    select c.oid::text || '/' || c.relfilenode::text, pg_current_xact_id(), null
-    from pg_class as c where c.oid = {{ fraud_quote_literal(raw) }}::regclass;
+    select {{ fraud_source_table_id(raw) | indent(4) }}, pg_current_xact_id(), null;
 exception when lock_not_available then
     raise notice 'the writes to {{ raw }} are not logged yet: a transaction writing it held its lock for 2 s (the next run tries again)';
 end

@@ -129,6 +129,30 @@ def test_dbt_build_runs_python_models_between_sql_models(project):
     assert "not_null_fraud_score_distribution_model_version" in result.stdout
 
 
+def view_oid(p, name):
+    return query(f"select to_regclass('{p.schema}.{name}')::oid")[0][0]
+
+
+def test_a_python_table_rebuilt_alone_keeps_the_views_built_on_it(project):
+    """dbt's table materialization renames the old table away and drops it with CASCADE, taking
+    fraud_daily_monitoring with it; a run that does not reach the view (here: not selected) left it
+    gone. A rebuild with the same columns refills the table in place: the view is the same object,
+    and the table holds what a build from scratch gives."""
+    before = view_oid(project, "fraud_daily_monitoring")
+    assert before is not None
+    query(f"delete from {project.schema}.fraud_score_distribution where transaction_day = 0")
+    result = dbt(project, "run", "--select", "fraud_score_distribution")
+    assert "ERROR=0" in result.stdout, output(result)[-3000:]
+    assert view_oid(project, "fraud_daily_monitoring") == before
+    rows = f"select * from {project.schema}.fraud_score_distribution order by model_version, transaction_day"
+    refilled = query(rows)
+    assert any(r[1] == 0 for r in refilled)  # the deleted day is back
+    query(f"drop table {project.schema}.fraud_score_distribution cascade")
+    result = dbt(project, "run", "--select", "fraud_score_distribution+")
+    assert "ERROR=0" in result.stdout, output(result)[-3000:]
+    assert query(rows) == refilled
+
+
 def test_pr_auc_from_the_bins_is_within_its_bound_of_the_exact_sql_figure(project):
     """fraud_model_metrics.pr_auc sorts every score (exact); the Python model reads fine bins, counting a
     bin's rows as tied, and bounds its error from the bins: the exact figure must lie within it."""
