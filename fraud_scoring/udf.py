@@ -148,3 +148,15 @@ def scoring_package():
     What the install records in {schema}.installation, and what each segment's probe is compared with.
     """
     return json.dumps(package_info())
+
+
+def feature_bin_counts(stack, ids, days, reference):
+    """Entry point of {schema}.feature_bin_counts: a stack's values counted in a model's feature
+    reference bins, per day (fraud_scoring.feature_bins.stack_counts; fraud_feature_bins calls it).
+    A pure function of its arguments: no SPI, no files."""
+    from fraud_scoring.feature_bins import stack_counts
+
+    try:
+        return stack_counts(stack, ids or b"", days or b"", json.loads(reference))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ScoringError(f"feature_bin_counts: {exc}") from None

@@ -77,6 +77,9 @@ def save(
         metadata["reference_scores"] = reference(result.reference_prob, result.reference_source)
     elif result.cv is not None:
         metadata["reference_scores"] = reference(result.cv.best_fold.val_prob, "validation rows of the best fold")
+    # what feature drift is measured against (fraud_scoring.feature_bins; docs/monitoring.md)
+    if result.reference_features is not None:
+        metadata["reference_features"] = result.reference_features
     if result.cv is not None:
         metadata["metrics"] = result.cv.summary()
         metadata["best_fold_metrics"] = result.cv.best_fold.metrics

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
 
+from fraud_scoring.feature_bins import feature_reference
+from fraud_scoring.kaggle import features
 from training.config import TrainConfig
 from training.evaluate import average, best_fold, classification_metrics
 from training.split import Scaler, smote
@@ -76,6 +78,9 @@ class CVResult:
     config: TrainConfig
     folds: list[FoldResult]
     best: int
+    # the input distribution feature drift is measured against: every row cross-validated
+    # (the folds' training rows together; fraud_scoring.feature_bins)
+    reference_features: dict | None = field(default=None, repr=False)
 
     @property
     def best_fold(self) -> FoldResult:
@@ -139,7 +144,8 @@ def cross_validate(X: np.ndarray, y: np.ndarray, cfg: TrainConfig, log: Callable
         )
     best = best_fold([r.metrics for r in results])
     log(f"best fold by recall: {best + 1}")
-    return CVResult(cfg, results, best)
+    reference = feature_reference(X, list(features()), f"rows cross-validated ({len(X):,})")
+    return CVResult(cfg, results, best, reference)
 
 
 def _epoch_logger(log, fold: int, epochs: int, monitor: str = "val_loss"):

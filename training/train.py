@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from fraud_scoring.feature_bins import feature_reference
+from fraud_scoring.kaggle import features
 from training.config import TrainConfig
 from training.evaluate import classification_metrics
 from training.kfold import CVResult, FoldResult, _epoch_logger, _log, cross_validate, make_folds
@@ -42,12 +44,18 @@ class TrainResult:
     # training rows' (split protocol); None: the validation rows' (k-fold: the best fold's)
     reference_prob: np.ndarray | None = field(default=None, repr=False)
     reference_source: str | None = None
+    # the input distribution feature drift is measured against (fraud_scoring.feature_bins):
+    # the training rows' as they were, not as SMOTE resampled them
+    reference_features: dict | None = field(default=None, repr=False)
 
     @classmethod
     def from_cv(cls, cv: CVResult) -> TrainResult:
         """The 2017 result as it was: the best fold, the fixed threshold, no holdout."""
         best = cv.best_fold
-        return cls(cv.config, best.model, best.scaler, cv.config.threshold, None, best.metrics, None, cv=cv)
+        return cls(
+            cv.config, best.model, best.scaler, cv.config.threshold, None, best.metrics, None, cv=cv,
+            reference_features=cv.reference_features,
+        )  # fmt: skip
 
 
 def _validation_pr_auc(val_X: np.ndarray, val_y: np.ndarray):
@@ -129,6 +137,9 @@ def fit_split(
         # the rows as they were, not as SMOTE resampled them: the population scored later
         reference_prob=_predict(model, data.scaler.transform(X[sp.train])),
         reference_source=f"training rows (Time < {sp.validation_from:,.0f})",
+        reference_features=feature_reference(
+            X[sp.train], list(features()), f"training rows (Time < {sp.validation_from:,.0f})"
+        ),
     )
     return _measure_holdout(result, X, y, log)
 
@@ -172,6 +183,7 @@ def cross_validate_then_holdout(
         val_prob=best.val_prob,
         cv=cv,
         seconds=sum(f.seconds for f in cv.folds),
+        reference_features=cv.reference_features,
     )
     return _measure_holdout(result, X, y, log)
 

@@ -116,12 +116,17 @@ def register(args) -> None:
     print(f"registering {args.model_dir} in {args.schema}.models ({describe()})", file=sys.stderr)
     with connection() as conn:
         version, new = register_model(conn, args.model_dir, args.schema)
-    if "reference_scores" not in load_metadata(args.model_dir):
-        print(
-            f"{version} has no reference score distribution (trained before training wrote one): "
-            "fraud_score_drift says 'no reference' for it; retrain to measure its drift",
-            file=sys.stderr,
-        )
+    metadata = load_metadata(args.model_dir)
+    for key, what, model in (
+        ("reference_scores", "score", "fraud_score_drift"),
+        ("reference_features", "input (feature)", "fraud_feature_drift"),
+    ):
+        if key not in metadata:
+            print(
+                f"{version} has no reference {what} distribution (trained before training wrote one): "
+                f"{model} says 'no reference' for it; retrain to measure its drift",
+                file=sys.stderr,
+            )
     print(json.dumps({"model_version": version, "registered": new}))
 
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from fraud_scoring.feature_bins import problem as feature_reference_problem
 from fraud_scoring.model_audit import ModelFileRefused, check_model_size
 from fraud_scoring.model_format import METADATA_FILE, MODEL_FILE, sha256_file
 from warehouse.names import pattern
@@ -63,6 +64,10 @@ def read_model_dir(model_dir: Path | str) -> tuple[bytes, dict]:
         problem = reference_problem(metadata["reference_scores"])
         if problem:
             raise RegistryError(f"{meta_path}: reference_scores {problem}")
+    if "reference_features" in metadata:
+        problem = feature_reference_problem(metadata["reference_features"], metadata["features"])
+        if problem:
+            raise RegistryError(f"{meta_path}: reference_features {problem}")
     try:
         check_model_size(model_path.stat().st_size)
     except ModelFileRefused as exc:

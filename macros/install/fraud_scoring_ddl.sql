@@ -260,6 +260,23 @@ as $$
         * case when bits < 0 then -1 else 1 end
 $$;
 
+-- A stack's feature values counted in a model's feature reference bins, per day of the data
+-- (fraud_feature_bins calls it for the (version, stack) pairs it lacks; docs/monitoring.md):
+-- numpy reads the packed stack in place. A pure function of its arguments (no SPI, no
+-- files), so it runs in parallel workers and on Greenplum segments; it parses no model.
+-- ids, days: the int8 ids (ascending) and int4 days of the stack's id range.
+create or replace function {{ schema }}.feature_bin_counts(stack bytea, ids bytea, days bytea, reference text)
+returns table (transaction_day integer, feature text, feature_bin smallint, feature_rows bigint)
+language plpython3u
+immutable strict{{ fraud_install_parallel_label('safe') }}
+as $fraud_scorer$
+{{ _fraud_scoring_import('feature_bin_counts') }}
+try:
+    return feature_bin_counts(stack, ids, days, reference)
+except ScoringError as exc:
+    plpy.error('fraud scoring: %s' % exc)
+$fraud_scorer$;
+
 -- what dbt needs to know, at compile time, of a model file (var fraud_model_path)
 {{ _fraud_model_file_function(
     schema, 'model_file_info', 'table (model_version text, sha256 text, threshold float8)',

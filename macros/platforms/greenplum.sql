@@ -282,6 +282,20 @@ analyze {{ schema }}.segment_keys;
     {%- endif -%}
 {%- endmacro %}
 
+{% macro greenplum__fraud_stack_rows(new_stacks, staged) -%}
+    {#- The stack's own ids, unnested (a set-returning function in the select list), hash-joined
+        with the source on the segments: stacks' key ranges interleave there, and a correlated
+        LATERAL over distributed tables is refused. -#}
+    (
+        select
+            stack_id,
+            unnest(transaction_ids) as transaction_id
+        from {{ new_stacks }}
+    ) as new_stacks
+    inner join {{ staged }} as staged
+        on new_stacks.transaction_id = staged.transaction_id
+{%- endmacro %}
+
 {% macro greenplum__fraud_score_bins_new_scores(new_pairs, stacks, scores, staged) -%}
     {#- Hash joins on the segments: stacks' key ranges interleave there (no range shortcut), and
         a correlated LATERAL over distributed tables is refused ("unexpected Motion requested

@@ -597,6 +597,21 @@ revoke all on function {{ schema }}.log_source_writes() from public;
     {%- endif %}
 {%- endmacro %}
 
+{% macro postgres__fraud_stack_rows(new_stacks, staged) -%}
+    {#- Per stack, the source rows of its key range through the source's primary key (stored
+        stacks' ranges do not overlap). OFFSET 0: not pulled up, where the planner scanned the
+        whole source (0.5 s at 1M rows). -#}
+    {{ new_stacks }} as new_stacks
+    cross join lateral (
+        select
+            source_rows.transaction_id,
+            source_rows.seconds_since_start
+        from {{ staged }} as source_rows
+        where source_rows.transaction_id between new_stacks.first_transaction_id and new_stacks.last_transaction_id
+        offset 0  -- noqa: AM09
+    ) as staged
+{%- endmacro %}
+
 {% macro postgres__fraud_score_bins_new_scores(new_pairs, stacks, scores, staged) -%}
     {#- Per pair, its scores and their source rows read through the stack's key range (fraud_scores'
         primary key and the source's: a pair is aggregated whole, a few index pages per thousand

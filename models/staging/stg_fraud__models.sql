@@ -24,7 +24,10 @@ renamed as (
         metadata -> 'holdout_metrics' as holdout_metrics,
         -- the score distribution drift is measured against (training writes it; NULL for a
         -- model trained before training wrote one)
-        metadata -> 'reference_scores' as reference_scores
+        metadata -> 'reference_scores' as reference_scores,
+        -- the input distribution feature drift is measured against: per feature, bin edges and
+        -- the training rows' counts (fraud_scoring.feature_bins; NULL for an older model)
+        metadata -> 'reference_features' as reference_features
 
     from source
 

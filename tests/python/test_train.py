@@ -285,3 +285,20 @@ def test_cli_threshold_options_replace_the_profile_rule():
     assert cfg("--profile", "2017", "--class-weight", "balanced").smote == "none"
     with pytest.raises(SystemExit):
         cfg("--threshold", "0.5", "--threshold-recall", "0.8")
+
+
+def test_the_feature_reference_comes_from_the_training_rows_alone(split_run, model_dir, tiny_data):
+    """Split protocol: the rows before the validation cut, as they were (no SMOTE); k-fold: every row
+    cross-validated. Recomputed from those rows, equal; from all rows (validation and holdout in), not."""
+    from fraud_scoring.feature_bins import feature_reference
+    from fraud_scoring.kaggle import features
+
+    result, meta, _ = split_run
+    rows = result.split.train
+    expected = feature_reference(tiny_data.X[rows], list(features()), meta["reference_features"]["source"])
+    assert meta["reference_features"] == json.loads(json.dumps(expected))
+    assert meta["reference_features"]["rows"] == len(rows) < len(tiny_data)
+    everything = json.loads(json.dumps(feature_reference(tiny_data.X, list(features()), "")))
+    assert meta["reference_features"]["features"] != everything["features"]
+    kfold = artifacts.load_metadata(model_dir)["reference_features"]  # conftest: k-fold over every row
+    assert kfold["rows"] == len(tiny_data) and kfold["features"] == everything["features"]
