@@ -123,12 +123,45 @@ def register(model_dir: Path) -> str:
     return f"{version} ({'new' if new else 'already registered'})"
 
 
-@step("promote model")
-def promote(model_dir: Path) -> str:
-    # Which model scores is named, never implied by registering: the one just trained
-    # becomes the champion (the former one stays on as a challenger).
+@step("deploy model")
+def deploy(model_dir: Path) -> tuple[bool, str]:
+    # Which model scores is named, never implied by registering: the one just trained becomes
+    # the champion. Before the first dbt run it is promoted at once. Once scores exist (a
+    # second `make demo` after the data or the model changed) promotion refuses a version
+    # that has not scored every transaction, so it is added as a challenger, scored by the
+    # dbt run, and promoted after it (the former champion stays on as a challenger).
     version = artifacts.load_metadata(model_dir)["model_version"]
+    role, scored = deployment(version)
+    if role == "champion":
+        return False, f"{version} is the champion already"
+    if not scored:
+        promote(version)
+        return False, f"{version} is the champion"
+    dbt("run-operation", "add_fraud_challenger", "--quiet", "--args", json.dumps({"version": version}))
+    return True, f"{version} is a challenger until the dbt run has scored it"
+
+
+def deployment(version: str) -> tuple[str | None, bool]:
+    """The version's role now (None: not deployed), and whether any scores exist yet."""
+    from warehouse.connection import connection
+
+    schema = os.environ.get("FRAUD_DBT_SCHEMA", "analytics")
+    with connection() as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass(%s) is not null", (f"{schema}.fraud_scores",))
+        scored = cur.fetchone()[0]
+        cur.execute("select role from fraud.deployments where model_version = %s", (version,))
+        row = cur.fetchone()
+    return (row[0] if row else None), scored
+
+
+def promote(version: str) -> None:
     dbt("run-operation", "promote_fraud_model", "--quiet", "--args", json.dumps({"version": version}))
+
+
+@step("promote model")
+def promote_scored(model_dir: Path) -> str:
+    version = artifacts.load_metadata(model_dir)["model_version"]
+    promote(version)
     return f"{version} is the champion"
 
 
@@ -249,9 +282,11 @@ def main() -> None:
     train(path, args.profile, model_dir)
     install()
     register(model_dir)
-    promote(model_dir)
+    promote_after_run = deploy(model_dir)
     seed()
     run()
+    if promote_after_run:
+        promote_scored(model_dir)
     test()
     summary(artifacts.load_metadata(model_dir))
 
