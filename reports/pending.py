@@ -124,11 +124,22 @@ def feature_drift(db: Reader) -> Section:
     )
 
 
+def landing(rows: list[dict], y: str, title: str) -> str:
+    """y as labels land: one line per version and transaction day, against the days from that
+    day to the as-of date (labels known by then), so days of different ages compare."""
+    if not rows or not {"model_version", "transaction_day", "transaction_date", "as_of_date", y} <= set(rows[0]):
+        return lines(rows, "transaction_day", y, "model_version", f"{y} per day on the labels known now")
+    curves = [dict(r, days_after=(r["as_of_date"] - r["transaction_date"]).days,
+                   series=f"{r['model_version']} day {r['transaction_day']}") for r in rows]  # fmt: skip
+    return lines(curves, "days_after", y, "series", title)
+
+
 def label_performance(db: Reader) -> Section:
     def figure(rows):
-        now = latest(rows, ("model_version", "transaction_day"), "as_of_date")  # what is known now
-        return lines(now, "transaction_day", "label_coverage", "model_version", "label coverage per day") + lines(
-            now, "transaction_day", "pr_auc", "model_version", "PR-AUC per day on the labels known"
+        return (
+            landing(rows, "label_coverage", "label coverage as labels land (days after the transactions)")
+            + landing(rows, "recall", "recall on the labels known, as they land")
+            + landing(rows, "amount_caught", "fraud amount caught on the labels known, as they land")
         )
 
     return relation_section(
@@ -150,8 +161,13 @@ def _bands_figure(rows: list[dict]) -> str:
     capacities = {r["review_capacity"] for r in rows if r.get("review_capacity") is not None}
     for capacity in capacities:
         ax.axvline(float(capacity), color="#e0a030", linestyle="--", label=f"review capacity {float(capacity):g}")
-    ax.set_xlabel("reviews per day")
-    ax.set_ylabel("expected cost")
+    # options run from a few reviews a day to every transaction: on a linear axis the
+    # capacity's neighbourhood, where the choice is made, is a sliver
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlim(left=0)
+    ax.set_yscale("log")
+    ax.set_xlabel("reviews per day (log)")
+    ax.set_ylabel("expected cost (log)")
     ax.legend(fontsize=8)
     return embed(fig, "expected cost against reviews per day of each candidate band")
 
