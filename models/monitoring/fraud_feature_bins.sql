@@ -4,7 +4,10 @@
         incremental_strategy='append',
         on_schema_change='fail',
         fraud_distributed_by='stack_id',
-        pre_hook=["{{ fraud_feature_bins_forget_gone() }}"],
+        pre_hook=[
+            "{{ fraud_score_bins_begin() }}",
+            "{{ fraud_feature_bins_forget_gone() }}",
+        ],
     )
 }}
 {#- Per model version with a feature reference, stored stack, day of the data, input feature
@@ -20,7 +23,9 @@
     Incremental by (version, stack), following fraud_score_bins: a pair there is that
     version's current scores of that stack. The pre-hook deletes the pairs fraud_score_bins no
     longer holds (fraud_feature_bins_forget_gone); this query counts the pairs it lacks,
-    reading only their stacks and the days of their id ranges. -#}
+    reading only their stacks and the days of their id ranges. Before that, the first
+    pre-hook locks the table as fraud_score_bins does its own (fraud_score_bins_begin): two
+    runs at once would both count the same lacking pairs. -#}
 {%- set schema = fraud_schema() %}
 
 with
