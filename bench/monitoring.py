@@ -27,7 +27,7 @@ from warehouse.loading import load_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 MONITORING = ("fraud_score_bins", "fraud_pr_auc_daily", "fraud_score_distribution", "fraud_score_drift")
-MONITORING += ("fraud_daily_monitoring", "fraud_feature_bins", "fraud_feature_drift")
+MONITORING += ("fraud_daily_monitoring", "fraud_feature_bins", "fraud_feature_drift", "fraud_label_performance")
 
 
 def dbt_args(raw_schema: str, root: Path, *args: str) -> list[str]:
