@@ -130,6 +130,20 @@ def decisions(p: DbtProject) -> dict:
     return {r[0]: r[1:] for r in rows}
 
 
+def dbt_test_problems(p: DbtProject, test: str) -> list[str]:
+    """The `problem` column of the rows a failing or warning dbt test stored (--store-failures);
+    none when the test passed."""
+    result = p.dbt("test", "--select", test, "--store-failures", check=False)
+    audit = f"{p.schema}_dbt_test__audit"
+    if not query("select 1 from pg_tables where schemaname = %s and tablename = %s", [audit, test]):
+        return []
+    return (
+        [r[0] for r in query(f"select problem from {audit}.{test}")]
+        if result.returncode or "WARN" in result.stdout
+        else []
+    )
+
+
 def setup_project(tmp_path_factory, model_dir: Path, suffix: str, rows: int, seed: int) -> DbtProject:
     """A fresh copy of the project's schemas: `rows` synthetic transactions loaded into raw,
     the scoring functions installed, the model in `model_dir` registered (as version_a) and promoted."""

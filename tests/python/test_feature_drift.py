@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 import pytest
-from dbtdb import connect, drop_project, query, setup_project
+from dbtdb import connect, dbt_test_problems, drop_project, query, setup_project
 
 from fraud_scoring.contract import project_contract
 from fraud_scoring.feature_bins import bin_of, psi_of_counts
@@ -55,18 +55,6 @@ def _recomputed(p, version: str | None = None) -> dict:
     return out
 
 
-def _failures(p, test: str) -> list[str]:
-    result = p.dbt("test", "--select", test, "--store-failures", check=False)
-    audit = f"{p.schema}_dbt_test__audit"
-    if not query("select 1 from pg_tables where schemaname = %s and tablename = %s", [audit, test]):
-        return []
-    return (
-        [r[0] for r in query(f"select problem from {audit}.{test}")]
-        if result.returncode or "WARN" in result.stdout
-        else []
-    )
-
-
 def _add_generated_day_2(p, rows: int = 3000) -> None:
     """The generator's own day-2 rows (legitimate V1 moved by its deliberate drift), ids from DRIFTED_FROM."""
     time, X, amount, y = generate_chunk(rows, 150_000, 43, 0.01, KAGGLE_ROWS / TWO_DAYS_S)
@@ -105,7 +93,7 @@ def test_the_generators_day_2_drift_warns_on_v1_naming_version_day_and_feature(p
         assert psi == pytest.approx(expected[key], abs=1e-9), key
     alarms = {key: value for key, value in drift.items() if value[1] != "stable"}
     assert list(alarms) == [(1, "V1")] and alarms[(1, "V1")][1] in ("warn", "error"), alarms
-    problems = _failures(project, "fraud_feature_drift_warn")
+    problems = dbt_test_problems(project, "fraud_feature_drift_warn")
     assert len(problems) == 1 and problems[0].startswith(f"feature drift: V1 of {project.version_a} on day 1"), problems
     query(f"delete from {project.raw_schema}.credit_card where transaction_id >= {DRIFTED_FROM}")
     project.dbt("run")

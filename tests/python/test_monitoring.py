@@ -16,7 +16,7 @@ import random
 
 import numpy as np
 import pytest
-from dbtdb import drop_project, query, setup_project
+from dbtdb import dbt_test_problems, drop_project, query, setup_project
 from invariant import Operations, violations
 from soak import data_operation, late_write, registry_operation, run_operation
 
@@ -148,18 +148,6 @@ def _copy_rows_to_day(p, day: int, offset: int, shift: str = "") -> None:
         query(f"update {raw} set {shift} where transaction_id > {offset}")
 
 
-def _failures(p, test: str) -> list[str]:
-    result = p.dbt("test", "--select", test, "--store-failures", check=False)
-    audit = f"{p.schema}_dbt_test__audit"
-    if not query("select 1 from pg_tables where schemaname = %s and tablename = %s", [audit, test]):
-        return []
-    return (
-        [r[0] for r in query(f"select problem from {audit}.{test}")]
-        if result.returncode or "WARN" in result.stdout
-        else []
-    )
-
-
 def test_undrifted_data_raises_no_alarm(project):
     """Rows from the generator the model was trained on (another seed): every day stable, no warning."""
     drift = _drift(project)
@@ -175,9 +163,9 @@ def test_a_drifted_day_is_detected_naming_the_version_and_the_day(project):
     project.dbt("run")
     drift = _drift(project)
     assert drift[0][1] == "stable" and drift[5][1] == "error", drift
-    problems = _failures(project, "fraud_score_drift_error")
+    problems = dbt_test_problems(project, "fraud_score_drift_error")
     assert len(problems) == 1 and f"{project.version_a} on day 5" in problems[0], problems
-    assert len(_failures(project, "fraud_score_drift_warn")) == 1
+    assert len(dbt_test_problems(project, "fraud_score_drift_warn")) == 1
     query(f"delete from {project.raw_schema}.credit_card where transaction_id > 100000")
     project.dbt("run")
     assert 5 not in _drift(project)
@@ -200,7 +188,7 @@ def test_monitoring_gone_quiet_fails_naming_the_day(project):
     full run scores and aggregates them, and it passes."""
     _copy_rows_to_day(project, 7, 200_000)
     project.dbt("run", "--exclude", "int_credit_card__scoring_stacks", "fraud_scores")
-    problems = _failures(project, "fraud_monitoring_not_quiet")
+    problems = dbt_test_problems(project, "fraud_monitoring_not_quiet")
     assert len(problems) == 1 and problems[0].startswith("monitoring quiet: day 7 has"), problems
     project.dbt("run")
     project.dbt("test", "--select", "fraud_monitoring_not_quiet")
