@@ -3,13 +3,12 @@
     training rows, stored with the model at registration: stg_fraud__models.reference_features),
     on the reference's bins (its deciles; fraud_scoring.feature_bins). The day's counts are
     fraud_feature_bins' (incremental, per stack); the PSI is the score drift's: sum over bins of
-    (a - e) ln(a / e), a the day's share, e the reference's, each floored at 0.0001.
+    (a - e) ln(a / e), a the day's share, e the reference's, each floored at 0.0001 (fraud_psi).
     One row per version with scores, day and feature of the model; 'no reference' for a version
     registered without one. A view on the small aggregate, computed when read.
     Set-returning functions in the select list instead of LATERAL joins: Greenplum runs these
     (the two of reference_bins have the same length, so they run in step on every version). -#}
 {{ config(materialized='view') }}
-{%- set levels = fraud_psi_levels() %}
 
 with
 
@@ -66,8 +65,7 @@ reference as (
         model_version,
         feature,
         feature_bin,
-        greatest(reference_count / sum(reference_count) over (partition by model_version, feature), 0.0001)
-            as expected_share
+        reference_count / sum(reference_count) over (partition by model_version, feature) as expected_share
     from reference_bins
 
 ),
@@ -104,7 +102,7 @@ shares as (
         day_counts.transaction_day,
         day_counts.feature,
         reference.expected_share,
-        greatest(coalesce(counts.feature_rows, 0)::float8 / day_counts.feature_rows, 0.0001) as actual_share
+        coalesce(counts.feature_rows, 0)::float8 / day_counts.feature_rows as actual_share
     from day_counts
     inner join reference
         on
@@ -126,7 +124,7 @@ psi as (
         transaction_day,
         feature,
         count(*) as psi_bins,
-        sum((actual_share - expected_share) * ln(actual_share / expected_share)) as psi
+        {{ fraud_psi('actual_share', 'expected_share') }} as psi
     from shares
     group by model_version, transaction_day, feature
 
@@ -147,9 +145,7 @@ final as (
         case
             when models.reference_features is null then 'no reference'
             when psi.psi is null then 'no values'
-            when psi.psi >= {{ levels.error }} then 'error'
-            when psi.psi >= {{ levels.warn }} then 'warn'
-            else 'stable'
+            else {{ fraud_psi_status('psi.psi') | indent(12) }}
         end as drift_status
     from days
     inner join models on days.model_version = models.model_version

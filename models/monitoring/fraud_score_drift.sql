@@ -7,7 +7,6 @@
     floored at 0.0001 so that an empty bin counts (as 0.01%) instead of dividing by zero.
     A view on the small aggregate, computed when read. -#}
 {{ config(materialized='view') }}
-{%- set levels = fraud_psi_levels() %}
 
 with
 
@@ -63,8 +62,8 @@ shares as (
         days.model_version,
         days.transaction_day,
         edges.psi_bin,
-        greatest(edges.expected_share, 0.0001) as expected_share,
-        greatest(coalesce(sum(bins.scored_rows), 0)::float8 / days.scored_rows, 0.0001) as actual_share
+        edges.expected_share,
+        coalesce(sum(bins.scored_rows), 0)::float8 / days.scored_rows as actual_share
     from days
     inner join edges on days.model_version = edges.model_version
     left join {{ ref('fraud_score_bins') }} as bins
@@ -83,7 +82,7 @@ psi as (
         model_version,
         transaction_day,
         count(*) as psi_bins,
-        sum((actual_share - expected_share) * ln(actual_share / expected_share)) as psi
+        {{ fraud_psi('actual_share', 'expected_share') }} as psi
     from shares
     group by model_version, transaction_day
 
@@ -101,9 +100,7 @@ final as (
         models.reference_scores ->> 'source' as reference_source,
         case
             when psi.psi is null then 'no reference'
-            when psi.psi >= {{ levels.error }} then 'error'
-            when psi.psi >= {{ levels.warn }} then 'warn'
-            else 'stable'
+            else {{ fraud_psi_status('psi.psi') | indent(12) }}
         end as drift_status
     from days
     left join models on days.model_version = models.model_version
