@@ -186,6 +186,14 @@
     {{ return(column) }}
 {%- endmacro %}
 
+{% macro greenplum__fraud_append_through_view(configured) -%}
+    {#- As configured (fraud_append_through_view): an INSERT ... SELECT runs on every
+        segment there, as a CREATE TABLE AS does, so dbt's temporary table would only
+        write each new row a second time (and create a table on every segment, even
+        when nothing is new). -#}
+    {{ return(configured) }}
+{%- endmacro %}
+
 {% macro greenplum__fraud_distribute_stacks(relation) -%}
     {#- The stacks analyzed, and distributed by batch_id if they are not yet. -#}
     {%- set table = relation.schema ~ '.' ~ relation.identifier -%}
@@ -319,12 +327,20 @@ analyze {{ schema }}.segment_keys;
 
 {% macro greenplum__fraud_scored_at_index(relation) -%}
     {#- BRIN exists from Greenplum 7 (PostgreSQL 12) on; Greenplum 6 has none, and the monitoring
-        aggregate then reads the scores in full on the segments to find the new ones. -#}
+        aggregate then reads the scores in full on the segments to find the new ones. Looked up
+        on this table, not by name: in a full refresh the name is still the old table's (renamed
+        to a backup and dropped after this hook), and a run that found it left the new table
+        without one (the next run built it, a scan of every score). Named by the server. -#}
     do $$
     begin
-        if current_setting('server_version_num')::integer >= 120000
-            and to_regclass('{{ relation.schema }}.{{ relation.identifier }}__scored_at') is null then
-            execute 'create index {{ relation.identifier }}__scored_at on {{ relation }} using brin (scored_at)';
+        if current_setting('server_version_num')::integer >= 120000 and not exists (
+            select 1
+            from pg_index as i
+            inner join pg_class as index_class on i.indexrelid = index_class.oid
+            inner join pg_am as am on index_class.relam = am.oid
+            where i.indrelid = '{{ relation }}'::regclass and am.amname = 'brin'
+        ) then
+            execute 'create index on {{ relation }} using brin (scored_at)';
         end if;
     end
     $$

@@ -474,6 +474,13 @@ $$
     {{ return(none) }}
 {%- endmacro %}
 
+{% macro postgres__fraud_append_through_view(configured) -%}
+    {#- Never: PostgreSQL runs no parallel plan for an INSERT ... SELECT, and a CREATE
+        TABLE AS can (fraud_scores' calls spread over parallel workers), so an
+        incremental run keeps dbt's temporary table. -#}
+    {{ return(false) }}
+{%- endmacro %}
+
 {% macro postgres__fraud_distribute_stacks(relation) -%}
     {#- Nothing to distribute. -#}
 {%- endmacro %}

@@ -9,6 +9,7 @@
         on_schema_change='fail',
         fraud_constraints_after_load=true,
         fraud_distributed_by='transaction_id',
+        fraud_append_through_view=true,
         pre_hook=[
             "{{ fraud_scoring_begin() }}",
             "do $$ begin if exists (select from pg_settings where name = 'jit') then set local jit = off; end if; end $$",

@@ -131,6 +131,22 @@ def test_greenplum_stacks_group_rows_by_their_placement_key_not_the_segment(proj
 
 
 @pytest.mark.database
+def test_only_greenplum_appends_new_scores_through_a_view(project):
+    """On Greenplum an incremental fraud_scores run inserts from a temporary view (the query runs on
+    every segment inside dbt's INSERT, each row written once); PostgreSQL keeps dbt's temporary
+    table, whose CREATE TABLE AS can spread the scoring calls over parallel workers."""
+    jinja = "{{ fraud_dispatch('fraud_append_through_view')(true) }}"
+    assert inline(project, jinja, **GREENPLUM).strip() == "True"
+    assert inline(project, jinja).strip() == "False"
+    view = "{{ _fraud_temporary_view(api.Relation.create(identifier='t'), 'select 1 as x') }}"
+    assert re.search(r"create temporary view\s+\"?t\"?\s+as \(\s*select 1 as x\s*\);", inline(project, view))
+    project.dbt("run", "--select", "+fraud_scores")  # the table exists: the next run is incremental
+    second = project.dbt("run", "--debug", "--select", "fraud_scores")
+    assert 'create temporary table "fraud_scores__dbt_tmp' in second.stdout
+    assert "create temporary view" not in second.stdout
+
+
+@pytest.mark.database
 def test_scoring_reads_only_stored_stacks_on_both_platforms(project):
     """Stacking is the stacks model's alone: fraud_scores never reads or aggregates the source's rows."""
     for platform in (GREENPLUM, {}):

@@ -159,6 +159,27 @@ def test_a_second_run_changes_nothing_and_appended_rows_are_scored_alone(cluster
     assert all(after[t] == before[t] for t in before)  # earlier scores untouched
 
 
+def brin_indexes(cluster) -> int:
+    return cluster.query(
+        "select count(*) from pg_index as i join pg_class as c on i.indexrelid = c.oid"
+        " join pg_am as am on c.relam = am.oid"
+        " where i.indrelid = 'analytics.fraud_scores'::regclass and am.amname = 'brin'"
+    )[0][0]
+
+
+def test_a_full_refresh_keeps_the_scored_at_index_and_runs_append_through_a_view(cluster, flow):
+    cluster.dbt("run", "--full-refresh", "--select", "fraud_scores+")
+    # the new table's own index (the old table's still held the name when the hook ran)
+    assert brin_indexes(cluster) == 1
+    before = scores(cluster)
+    ran = cluster.dbt("run", "--debug", "--select", "fraud_scores")
+    # no temporary table written first on every segment: dbt's INSERT reads a view
+    assert 'create temporary view "fraud_scores__dbt_tmp' in ran.stdout
+    assert 'create temporary table "fraud_scores__dbt_tmp' not in ran.stdout
+    assert brin_indexes(cluster) == 1
+    assert scores(cluster) == before
+
+
 def rows_per_segment(cluster) -> list[int]:
     return [
         int(n)
