@@ -24,7 +24,9 @@ model; b: the per-row work of the measured rows on one segment), the rest of the
 Assumed: one core per segment as fast as these; rows spread evenly (they are:
 see the spread column); the network between hosts carries the scored rows'
 redistribution (about 60 bytes a row) without becoming the bottleneck.
-Writes bench/results/greenplum.json.
+Records the 1-minute load average as each run starts (the machine may be shared: a
+segment that shares its core with another job scores slower, which the fit reads as
+a part that does not shrink) and every model's time. Writes bench/results/greenplum.json.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def environment(port: int) -> dict:
 def dbt_run(port: int, *flags: str) -> dict:
     """One whole `dbt run` process: its wall seconds and the stacking and scoring models' own times."""
     target = ROOT / "target" / f"bench_gp{port}"
+    load = os.getloadavg()[0]  # the machine is shared: what else was running when this run started
     started = time.perf_counter()
     subprocess.run(
         [DBT, "run", *flags, "--vars", json.dumps({"fraud_scoring_threads": 1}), "--target-path", str(target), "-q"],
@@ -65,7 +68,13 @@ def dbt_run(port: int, *flags: str) -> dict:
     wall = time.perf_counter() - started
     times = {r["unique_id"].rsplit(".", 1)[1]: r["execution_time"] for r in json.loads(
         (target / "run_results.json").read_text())["results"]}  # fmt: skip
-    return {"wall_s": wall, "stack_s": times["int_credit_card__scoring_stacks"], "score_s": times["fraud_scores"]}
+    return {
+        "wall_s": wall,
+        "stack_s": times["int_credit_card__scoring_stacks"],
+        "score_s": times["fraud_scores"],
+        "load_1m": load,
+        "models_s": {name: round(seconds, 3) for name, seconds in times.items() if "." not in name},
+    }
 
 
 def cluster_facts(port: int) -> dict:
@@ -129,6 +138,14 @@ def main(argv: list[str] | None = None) -> int:
                 "wall_s": median(s["full"], "wall_s"),
                 "noop_wall_s": median(s["noop"], "wall_s"),
                 "noop_model_s": median(s["noop"], "score_s"),
+                "load_1m": median(s["full"] + s["noop"], "load_1m"),
+                # the models besides stacking and scoring that took over a second (the rest of the run)
+                "other_models_s": {
+                    name: statistics.median(x["models_s"][name] for x in s["full"])
+                    for name in s["full"][0]["models_s"]
+                    if name not in ("int_credit_card__scoring_stacks", "fraud_scores")
+                    and statistics.median(x["models_s"][name] for x in s["full"]) > 1.0
+                },
                 "samples": s,
             }
         )
@@ -189,6 +206,11 @@ def report(result: dict) -> str:
             f" | {c['wall_s']:.2f} s | {c['noop_wall_s']:.2f} s"
             f" | {c['speedup_model']:.2f}x, {c['speedup_stacking']:.2f}x, {c['speedup_wall']:.2f}x"
         )
+    for c in result["clusters"]:
+        if "load_1m" in c:
+            others = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in c.get("other_models_s", {}).items())
+            lines.append(f"{c['segments']} segments: load average {c['load_1m']:.2f} at the runs' starts (median);"
+                         f" other models over 1 s: {others or 'none'}")  # fmt: skip
     p = result["prediction"]
     if p:
         score, stack = p["fit"]["score_model_s"], p["fit"]["stack_model_s"]

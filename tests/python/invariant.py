@@ -196,7 +196,13 @@ class Operations:
         # further in: match the statement's start, and this project by its fraud schema, which the
         # model's depends_on comment names a few lines in (a temporary table has no schema). Matching
         # score_stack found nothing, so every interrupted run ran to its end uninterrupted.
-        pid = wait_for_statement(self.p, "fraud_scores__dbt_tmp", run, marker=self.p.fraud_schema)
+        # On Greenplum the scoring statement is dbt's INSERT reading the temporary view
+        # "fraud_scores__dbt_tmp..." (fraud_append_through_view): the view is made in an instant,
+        # the INSERT scores, so match the INSERT into this project's fraud_scores.
+        marker = self.p.fraud_schema
+        if self.p.platform == "greenplum":
+            marker = f'"{self.p.schema}"."fraud_scores" ("transaction_id"'
+        pid = wait_for_statement(self.p, "fraud_scores__dbt_tmp", run, marker=marker)
         if pid is not None:
             if how == "kill-client":
                 run.send_signal(signal.SIGKILL)
