@@ -4,10 +4,11 @@ python -m bench [--sizes 250000,500000,1000000,2000000] [--large 8000000] [--rep
                 [--arrival 2000000,8000000] [--model-dir artifacts/demo] [--series ...] [--out DIR]
 
 Scenarios:
-  rescore   a new model version: every transaction scored again. `dbt run --select fraud_scores
-            --full-refresh` (whole process) against a native script of the same runtime (whole process),
-            from the same raw table to a scores table of the same shape; also the scoring statement
-            alone, the 2017 native path and the 2017 recipe, and the forward pass alone (the floor).
+  rescore   a new model version: every transaction scored again. `dbt run --select fraud_scores+
+            --exclude path:models/monitoring --full-refresh` (whole process) against a native script of
+            the same runtime (whole process), from the same raw table to a scores table of the same
+            shape; also the scoring statement alone, the 2017 native path and the 2017 recipe, and the
+            forward pass alone (the floor).
   arrival   1% and 10% new transactions appended to a scored table, then `dbt run --select +fraud_scores`
             (the same end table as the native script) against the native script scoring only unscored ids
             (an anti-join) and appending them; and the whole `dbt run` (every model, the monitoring
@@ -37,6 +38,9 @@ LARGE_KINDS = ("dbt", "native", "statement")  # the series also measured at the 
 ARRIVAL_SHARES = (0.01, 0.10)
 # what the native script's arrival run also does: the new rows stacked and scored into fraud_scores
 SCORING_PATH = ("--select", "+fraud_scores")
+# a new model version: every stack scored again and the decision layer on the scores rebuilt; the
+# monitoring models, which the native script has no counterpart of, apart (bench.monitoring)
+RESCORE = ("--select", "fraud_scores+", "--exclude", "path:models/monitoring")
 
 
 def measurements(series: list[str]) -> list[str]:
@@ -53,7 +57,7 @@ def measure(name: str, rows: int, model_dir: Path, schema: str, compiled: dict) 
     """One sample of a rescore measurement."""
     kind, _, runtime = name.partition("_")
     if kind == "dbt":
-        return {"seconds": indb.dbt(schema, runtime, "run", "--select", "fraud_scores+", "--full-refresh")}
+        return {"seconds": indb.dbt(schema, runtime, "run", *RESCORE, "--full-refresh")}
     if kind == "native" and runtime in RUNTIMES:
         return native(runtime, model_dir, schema)
     if kind == "statement":
