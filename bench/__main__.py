@@ -71,10 +71,9 @@ def rescore(rows: int, series: list[str], repeats: int, model_dir: Path) -> list
     """Every rescore series at one size: samples per series."""
     schema = prepare(rows)
     sql(f"create schema if not exists {NATIVE_SCHEMA}")
-    # the stacks, and the registry views the decision layer reads (upstream of fraud_scores+)
-    indb.dbt(
-        schema, "numpy", "run", "--select", "+int_credit_card__scoring_stacks", "+fraud_deployments", "--full-refresh"
-    )
+    # the stacks, and the registry and labels views the decision layer reads (upstream of fraud_scores+)
+    upstream = ("+int_credit_card__scoring_stacks", "+fraud_deployments", "+stg_fraud__labels")
+    indb.dbt(schema, "numpy", "run", "--select", *upstream, "--full-refresh")
     compiled = {e: indb.compiled_scoring_sql(schema, e) for e in RUNTIMES if f"statement_{e}" in series}
     records = []
     for name in measurements(series):
