@@ -77,12 +77,15 @@ def goals(result: dict) -> list[tuple[str, str, bool | None]]:
             small, large = rows // 100, rows // 10
             dbt, nat = med(f"dbt_{runtime}", rows, "arrival", small), med(f"native_{runtime}", rows, "arrival", small)
             if dbt and nat and startup:
-                goal = f"arrival of {small:,} on {rows:,}, {runtime}: `dbt run` less dbt's start-up, at most native"
+                goal = (
+                    f"arrival of {small:,} on {rows:,}, {runtime}: `dbt run --select +fraud_scores` less dbt's"
+                    " start-up, at most native"
+                )
                 measured = f"{dbt - startup:.2f} s ({dbt:.2f} - {startup:.2f}) against {nat:.2f} s"
                 out.append((goal, measured, dbt - startup <= nat))
             dbt, nat = med(f"dbt_{runtime}", rows, "arrival", large), med(f"native_{runtime}", rows, "arrival", large)
             if dbt and nat:
-                goal = f"arrival of {large:,} on {rows:,}, {runtime}: `dbt run` (whole process) at most native"
+                goal = f"arrival of {large:,} on {rows:,}, {runtime}: `dbt run --select +fraud_scores` at most native"
                 out.append((goal, f"{dbt:.2f} s against {nat:.2f} s", dbt <= nat))
             noop = med(f"dbt_{runtime}", rows, "noop")
             if noop and startup:
@@ -138,6 +141,10 @@ def markdown(result: dict) -> str:
             else:
                 cells.append(f"{r['median_s']:.2f} ({r['min_s']:.2f}–{r['max_s']:.2f})")
         out.append(f"| {rows:,} | " + " | ".join(cells) + " |")
+    if result.get("kept"):
+        k = result["kept"]
+        names = ", ".join(f"`{n}`" for n in k["series"])
+        out += ["", f"{names}: kept from an earlier run of the benchmark (`{k['from']}`)."]
     arrivals = [r for r in result["results"] if r["scenario"] == "arrival"]
     if arrivals:
         out += ["", "| scored rows | new rows | series | median s (min–max) |", "|---:|---:|---|---:|"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from training.data import write_synthetic_csv
 from warehouse.connection import connection
+from warehouse.labels import ensure_labels_table, labels_table_for
 from warehouse.loading import load_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +46,10 @@ def prepare(rows: int) -> str:
         log(f"loading {rows:,} rows into {schema}.credit_card")
         with connection() as conn:
             load_csv(conn, csv_for(rows), f"{schema}.credit_card")
+    # the labels source the models read (empty: the benchmark loads no labels), which a table
+    # loaded before labels existed lacks
+    with connection() as conn, conn, conn.cursor() as cur:  # the inner `with conn` commits
+        ensure_labels_table(cur, labels_table_for(f"{schema}.credit_card"), "postgres")
     return schema
 
 

@@ -174,6 +174,19 @@
 
 {#- ---- changed source rows (macros/changes/) ---- -#}
 
+{% macro greenplum__fraud_register_source_reader(stacks) -%}
+    {#- Nothing: Greenplum keeps no change log (stacking reads the ids above the highest stacked). -#}
+    select 1
+{%- endmacro %}
+
+{% macro greenplum__fraud_record_source_read(stacks) -%}
+    select 1
+{%- endmacro %}
+
+{% macro greenplum__fraud_forget_read_source_writes() -%}
+    select 1
+{%- endmacro %}
+
 {% macro greenplum__fraud_restack_changed_batches() -%}
     {#- Nothing: stacks there are only ever built anew all at once (a full refresh). -#}
     select 1
@@ -344,4 +357,11 @@ analyze {{ schema }}.segment_keys;
         end if;
     end
     $$
+{%- endmacro %}
+
+{% macro greenplum__fraud_row_versions_sql(table) -%}
+    {#- The rows' contents (append-optimized tables have no heap xmin to read): their count
+        and the sum of their text's hashes. -#}
+    select count(*)::text || ':' || coalesce(sum(hashtext(t::text)::numeric), 0)::text
+    from {{ table }} as t
 {%- endmacro %}

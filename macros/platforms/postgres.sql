@@ -219,36 +219,53 @@ where
         that replaced it: they carry another stack_id) or outside every range (the
         stack was dropped, its rows deleted). Both are index range scans of the scores'
         key, one per unscored stack and one per gap between stacks: no scan of every
-        score (an anti-join on stack_id read all of them, 1.0 s of a run at 2M rows). -#}
+        score (an anti-join on stack_id read all of them, 1.0 s of a run at 2M rows). Each
+        range is probed on its own (LATERAL ... OFFSET 0, which the planner cannot flatten)
+        and the rows found deleted by ctid: written as a join of the scores with the ranges,
+        the planner chose a sequential scan of every score (0.45 s at 854,421 scores, three
+        versions of 284,807 rows, to find none). -#}
     {%- set versions = fraud_scoring_models() | map(attribute='version') | list -%}
     delete from {{ scores }} as scores
-    using (
-        select stacked.stack_id, stacked.first_transaction_id, stacked.last_transaction_id
+    where scores.ctid = any(array(
+        select replaced.ctid
         from {{ stacks }} as stacked
+        cross join lateral (
+            select gone.ctid
+            from {{ scores }} as gone
+            where
+                gone.transaction_id between stacked.first_transaction_id and stacked.last_transaction_id
+                and gone.stack_id != stacked.stack_id
+            offset 0  -- noqa: AM09
+        ) as replaced
         where
             {%- for version in versions %}
             {{ 'or ' if not loop.first }}{{ fraud_stack_not_scored('stacked', scores, version) | indent(12) }}
             {%- endfor %}
-    ) as unscored
-    where
-        scores.transaction_id between unscored.first_transaction_id and unscored.last_transaction_id
-        and scores.stack_id != unscored.stack_id;
+    ));
     delete from {{ scores }} as scores
-    using (
-        select
-            coalesce(
-                lag(stacked.last_transaction_id) over (order by stacked.first_transaction_id) + 1,
-                '-9223372036854775808'::bigint
-            ) as first_id,
-            stacked.first_transaction_id - 1 as last_id
-        from {{ stacks }} as stacked
-        union all
-        select
-            coalesce(max(stacked.last_transaction_id) + 1, '-9223372036854775808'::bigint),
-            '9223372036854775807'::bigint
-        from {{ stacks }} as stacked
-    ) as gaps
-    where scores.transaction_id between gaps.first_id and gaps.last_id
+    where scores.ctid = any(array(
+        select outside.ctid
+        from (
+            select
+                coalesce(
+                    lag(stacked.last_transaction_id) over (order by stacked.first_transaction_id) + 1,
+                    '-9223372036854775808'::bigint
+                ) as first_id,
+                stacked.first_transaction_id - 1 as last_id
+            from {{ stacks }} as stacked
+            union all
+            select
+                coalesce(max(stacked.last_transaction_id) + 1, '-9223372036854775808'::bigint),
+                '9223372036854775807'::bigint
+            from {{ stacks }} as stacked
+        ) as gaps
+        cross join lateral (
+            select gone.ctid
+            from {{ scores }} as gone
+            where gone.transaction_id between gaps.first_id and gaps.last_id
+            offset 0  -- noqa: AM09
+        ) as outside
+    ))
 {%- endmacro %}
 
 {% macro postgres__fraud_track_source_writes() -%}
@@ -308,6 +325,85 @@ where
         ),
         false
     )
+    -- and this stacks table has been a reader since its last stacking: its registration, kept
+    -- by every later clearing of the log, was there before it (a reader's row deleted and
+    -- registered anew reads the source once, as a new reader does)
+    and exists (
+        select 1
+        from {{ fraud_schema() }}.source_readers as reader
+        where
+            {{ _fraud_reader_is(stacks, 'reader') | indent(12) }}
+            and reader.source_table_id = {{ fraud_source_table_id() | indent(12) }}
+            and reader.has_read
+    )
+{%- endmacro %}
+
+{% macro _fraud_reader_is(stacks, alias) -%}
+    {{ alias }}.reader_schema = {{ fraud_quote_literal(stacks.schema) }}
+    and {{ alias }}.reader_table = {{ fraud_quote_literal(stacks.identifier) }}
+{%- endmacro %}
+
+{% macro postgres__fraud_register_source_reader(stacks) -%}
+    {#- Outside the stacking's transaction, committed before its snapshot: a new reader (or
+        one whose source was replaced) is registered with a snapshot older than any its
+        stacking will take, so no clearing of the log that runs after this commit deletes
+        what it has not read; has_read false until a stacking records its own. An existing
+        registration is left as its last stacking recorded it. -#}
+    delete from {{ fraud_schema() }}.source_readers as reader
+    where
+        {{ _fraud_reader_is(stacks, 'reader') | indent(8) }}
+        and reader.source_table_id != {{ fraud_source_table_id() | indent(8) }};
+    insert into {{ fraud_schema() }}.source_readers (reader_schema, reader_table, source_table_id, snapshot, has_read)
+    values (
+        {{ fraud_quote_literal(stacks.schema) }}, {{ fraud_quote_literal(stacks.identifier) }},
+        {{ fraud_source_table_id() | indent(8) }},
+        pg_current_snapshot(), false
+    )
+    on conflict (reader_schema, reader_table) do nothing
+{%- endmacro %}
+
+{% macro postgres__fraud_record_source_read(stacks) -%}
+    {#- In the stacking's transaction (repeatable read: pg_current_snapshot() is the one it
+        read the source with). An UPDATE, not an upsert: a registration deleted meanwhile
+        stays deleted, and the next stacking reads the source. -#}
+    update {{ fraud_schema() }}.source_readers as reader
+    set snapshot = pg_current_snapshot(), has_read = true, read_at = clock_timestamp()
+    where
+        {{ _fraud_reader_is(stacks, 'reader') | indent(8) }}
+        and reader.source_table_id = {{ fraud_source_table_id() | indent(8) }}
+{%- endmacro %}
+
+{% macro postgres__fraud_forget_read_source_writes() -%}
+    {#- The registrations of stacks tables that are gone (pg_class by name: to_regclass would
+        need USAGE on every reader's schema), then the entries of this source that every
+        reader's recorded snapshot sees (each acted on them, or read the whole source after
+        them), and those of a source no longer there (a reload or a truncation). -#}
+    delete from {{ fraud_schema() }}.source_readers as reader
+    where not exists (
+        select 1
+        from pg_class as c
+        inner join pg_namespace as n on c.relnamespace = n.oid
+        where n.nspname = reader.reader_schema and c.relname = reader.reader_table
+    );
+    delete from {{ fraud_schema() }}.source_writes as entry
+    where
+        (
+            entry.transaction_ids is not null
+            and entry.source_table_id = {{ fraud_source_table_id() | indent(12) }}
+            and not exists (
+                select 1
+                from {{ fraud_schema() }}.source_readers as reader
+                where
+                    reader.source_table_id = entry.source_table_id
+                    and not pg_visible_in_snapshot(entry.writer, reader.snapshot)
+            )
+        )
+        or not exists (
+            select 1 from pg_class as c
+            where
+                c.oid = split_part(entry.source_table_id, '/', 1)::oid
+                and c.relfilenode::text = split_part(entry.source_table_id, '/', 2)
+        )
 {%- endmacro %}
 
 {% macro _fraud_source_writes_logged(schema, raw) -%}
@@ -386,23 +482,6 @@ $$
     create temporary table fraud_stacking_changed_ids on commit drop as
     {{ fraud_changed_source_ids(this) }};
     analyze pg_temp.fraud_stacking_changed_ids;
-    -- the change log's entries this snapshot sees are acted on now or were before (a later
-    -- stacking reads only what its predecessor's snapshot did not see), and those of a
-    -- source no longer there (a reload or a truncation) never will be
-    delete from {{ fraud_schema() }}.source_writes as entry
-    where
-        (
-            entry.transaction_ids is not null
-            and entry.source_table_id = {{ fraud_source_table_id() }}
-            and pg_visible_in_snapshot(entry.writer, pg_current_snapshot())
-        )
-        or not exists (
-            select 1 from pg_class as c
-            where
-                c.oid = split_part(entry.source_table_id, '/', 1)::oid
-                and c.relfilenode::text = split_part(entry.source_table_id, '/', 2)
-        );
-
     with touched as (
         select distinct containing.first_transaction_id
         from pg_temp.fraud_stacking_changed_ids as changed
@@ -526,7 +605,7 @@ drop table if exists {{ schema }}.source_changes;
 -- entries the last stacking's snapshot does not see, the same commit-order rule as reading
 -- the rows' xmin, without scanning the source (fraud_changed_source_ids). A row with NULL
 -- ids marks when logging began for a source (fraud_track_source_writes). Written only by
--- the triggers' function (SECURITY DEFINER); what stacking has read, it deletes.
+-- the triggers' function (SECURITY DEFINER); what every reader has read, stacking deletes.
 create table if not exists {{ schema }}.source_writes (
     source_table_id text not null,
     writer xid8 not null,
@@ -534,6 +613,20 @@ create table if not exists {{ schema }}.source_writes (
 );
 create index if not exists source_writes_by_source on {{ schema }}.source_writes (source_table_id);
 revoke all on {{ schema }}.source_writes from public;
+
+-- Every stacks table that reads the log (one per dbt target schema on this source), and the
+-- snapshot of its latest stacking: an entry is deleted once every reader's snapshot sees it,
+-- not when the first one has read it (fraud_forget_read_source_writes).
+create table if not exists {{ schema }}.source_readers (
+    reader_schema text not null,
+    reader_table text not null,
+    source_table_id text not null,
+    snapshot pg_snapshot not null,
+    has_read boolean not null,
+    read_at timestamptz not null default clock_timestamp(),
+    primary key (reader_schema, reader_table)
+);
+revoke all on {{ schema }}.source_readers from public;
 
 create or replace function {{ schema }}.log_source_writes()
 returns trigger
@@ -569,9 +662,11 @@ revoke all on function {{ schema }}.log_source_writes() from public;
 {%- endmacro %}
 
 {% macro postgres__fraud_install_platform_grants(schema, role) -%}
-    {#- stacking reads the change log and deletes what it has read (a role that runs dbt
+    {#- stacking reads the change log, registers as its reader and deletes what every
+        reader has read (a role that runs dbt
         writes the stacks and scores themselves: this grants it nothing more) -#}
     grant select, delete on {{ schema }}.source_writes to {{ role }};
+    grant select, insert, update, delete on {{ schema }}.source_readers to {{ role }};
 {%- endmacro %}
 
 {#- ---- dbt test of current scores (tests/dbt/singular/fraud_scores_are_current.sql) ---- -#}
@@ -667,4 +762,14 @@ revoke all on function {{ schema }}.log_source_writes() from public;
         correct). -#}
     create index if not exists {{ relation.identifier }}__scored_at on {{ relation }}
     using brin (scored_at) with (autosummarize = on)
+{%- endmacro %}
+
+{% macro postgres__fraud_row_versions_sql(table) -%}
+    {#- The rows' versions: every write leaves a row version with a new (xmin, ctid) and
+        the rows it replaced or deleted gone, so their count and the sum of their hashes
+        change; reading the tuple headers alone is 4x faster than hashing the rows' text. -#}
+    select count(*)::text || ':' || coalesce(
+        sum(hashtextextended(t.tableoid::text || ',' || t.xmin::text || ',' || t.ctid::text, 0)::numeric), 0
+    )::text
+    from {{ table }} as t
 {%- endmacro %}

@@ -25,6 +25,17 @@
     -- `BEGIN` happens here:
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
     {%- do run_query(fraud_python_lock_sql(target_relation)) -%}
+    {%- set unchanged = fraud_python_inputs_unchanged(target_relation, existing_relation) -%}
+    {%- if unchanged.skip -%}
+        {%- call statement('main') -%}
+            select 'unchanged: inputs, definition and rows as when built' as fraud_python_skipped
+        {%- endcall -%}
+        {%- do apply_grants(target_relation, grant_config, should_revoke=should_revoke(existing_relation, false)) -%}
+        {{ run_hooks(post_hooks, inside_transaction=True) }}
+        {{ adapter.commit() }}
+        {{ run_hooks(post_hooks, inside_transaction=False) }}
+        {{ return({'relations': [target_relation]}) }}
+    {%- endif -%}
 
     {% call statement('main') -%}
         {{ fraud_python_run_sql(temp_relation, is_incremental=true) }}
@@ -50,6 +61,7 @@
     {%- set revoke = should_revoke(existing_relation, full_refresh_mode=False) -%}
     {%- do apply_grants(target_relation, grant_config, should_revoke=revoke) -%}
     {%- do persist_docs(target_relation, model) -%}
+    {%- do fraud_python_mark_inputs(target_relation, unchanged.inputs) -%}
     -- `COMMIT` happens here
     {{ adapter.commit() }}
     {{ run_hooks(post_hooks, inside_transaction=False) }}

@@ -30,12 +30,18 @@
     {#- under the lock, nothing of a concurrent run of this model is left half done -#}
     {%- do run_query('drop table if exists ' ~ intermediate_relation ~ ' cascade') -%}
     {%- set existing_relation = load_cached_relation(this) -%}
+    {%- set unchanged = fraud_python_inputs_unchanged(target_relation, existing_relation) -%}
 
     {% call statement('main') -%}
-        {{ fraud_python_run_sql(intermediate_relation, is_incremental=false) }}
+        {%- if unchanged.skip -%}
+            select 'unchanged: inputs and definition as when built' as fraud_python_skipped
+        {%- else -%}
+            {{ fraud_python_run_sql(intermediate_relation, is_incremental=false) }}
+        {%- endif -%}
     {%- endcall %}
 
-    {%- if existing_relation is not none and existing_relation.is_table
+    {%- if unchanged.skip -%}
+    {%- elif existing_relation is not none and existing_relation.is_table
         and _fraud_same_columns(existing_relation, intermediate_relation) -%}
         {%- do run_query(_fraud_refill_sql(target_relation, intermediate_relation)) -%}
     {%- else -%}
@@ -52,7 +58,10 @@
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {%- set revoke = should_revoke(existing_relation, full_refresh_mode=True) -%}
     {%- do apply_grants(target_relation, grant_config, should_revoke=revoke) -%}
-    {%- do persist_docs(target_relation, model) -%}
+    {%- if not unchanged.skip -%}
+        {%- do persist_docs(target_relation, model) -%}
+        {%- do fraud_python_mark_inputs(target_relation, unchanged.inputs) -%}
+    {%- endif -%}
     -- `COMMIT` happens here
     {{ adapter.commit() }}
     {{ run_hooks(post_hooks, inside_transaction=False) }}

@@ -10,7 +10,13 @@
             "{{ fraud_restack_changed_batches() }}",
         ],
         fraud_distributed_by='batch_id',
-        post_hook=["{{ fraud_distribute_stacks() }}", "{{ fraud_stack_keys() }}"],
+        post_hook=[
+            "{{ fraud_distribute_stacks() }}",
+            "{{ fraud_stack_keys() }}",
+            "{{ fraud_record_source_read() }}",
+        ],
+        fraud_before_transaction="{{ fraud_register_source_reader() }}",
+        fraud_after_commit="{{ fraud_forget_read_source_writes() }}",
     )
 }}
 {#- Stacks, packed once when their transactions arrive: each row is one stack of at

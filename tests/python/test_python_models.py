@@ -407,3 +407,73 @@ def test_a_read_over_the_row_cap_names_the_cap_and_the_ways_out(project):
     assert result.returncode == 1
     assert "has more than 2 rows, the most dbt.ref()/dbt.source() reads at once" in output(result)
     assert "chunksize=N" in output(result)
+
+
+SKIPPED = "its code is not run"
+PY = ("fraud_score_distribution", "fraud_pr_auc_daily")
+
+
+def _skipped(result):
+    return {name for name in PY if re.search(rf'"{name}": [^\n]*{SKIPPED}', result.stdout)}
+
+
+def _python_tables(p):
+    s = p.schema
+    return (
+        query(f"select * from {s}.fraud_score_distribution order by model_version, transaction_day"),
+        query(f"select * from {s}.fraud_pr_auc_daily where labeled_rows > 0 order by model_version, transaction_day"),
+    )
+
+
+@pytest.mark.parametrize("seed", [5, 17])
+def test_a_python_model_skips_only_when_a_run_would_change_nothing(project, seed):
+    """Invariant: after every step of a seeded sequence (appends, deletes, a tampered output, a
+    changed code file, runs with nothing new), the Python models' tables equal a rebuild from
+    scratch; and a run after a run with nothing in between skips their code."""
+    import random
+
+    rng = random.Random(seed)
+    s, raw = project.schema, f"{project.raw_schema}.credit_card"
+    select = ("--select", "+fraud_score_distribution", "+fraud_pr_auc_daily")
+    code = project.copy / "models" / "monitoring" / "fraud_score_distribution.py"
+    original = code.read_text()
+    try:
+        dbt(project, "run", *select)
+        for step in range(5):
+            op = rng.choice(["append", "delete", "tamper", "code", "nothing"])
+            if op == "append":
+                base, days, n = 2_000_000 + 1000 * step + seed, rng.randint(1, 3), rng.randint(5, 50)
+                query(f"insert into {raw} select transaction_id + {base}, time + {days} * 86400, "
+                      f"{', '.join(FEATURES)}, amount, class from {raw} where transaction_id <= {n}")  # fmt: skip
+            elif op == "delete":
+                query(f"delete from {raw} where transaction_id in (select transaction_id from {raw} "
+                      f"order by transaction_id desc limit {rng.randint(1, 20)})")  # fmt: skip
+            elif op == "tamper":
+                query(f"delete from {s}.fraud_score_distribution where transaction_day = "
+                      f"(select min(transaction_day) from {s}.fraud_score_distribution)")  # fmt: skip
+            elif op == "code":
+                code.write_text(original + f"\n# step {step}\n")
+            result = dbt(project, "run", *select)
+            # what changed is what runs: the scores' bins for both, the table or the code for one
+            runs = {"append": set(PY), "delete": set(PY), "tamper": {PY[0]}, "code": {PY[0]}, "nothing": set()}[op]
+            assert _skipped(result) == set(PY) - runs, f"seed {seed} step {step} {op}: {result.stdout}"
+            again = dbt(project, "run", *select)
+            assert _skipped(again) == set(PY), f"seed {seed} step {step} {op}: {again.stdout}"
+            held = _python_tables(project)
+            dbt(project, "run", "--select", "fraud_score_distribution", "fraud_pr_auc_daily", "--full-refresh")
+            assert _python_tables(project) == held, f"seed {seed} step {step} {op}"
+    finally:
+        code.write_text(original)
+
+
+def test_the_skip_mark_is_the_tables_own_and_a_role_that_does_not_own_it_builds(project):
+    """The fingerprint lives in the table's comment, which only its owner writes; a view in the
+    path is followed to its tables (fraud_score_bins is read, fraud.installation counted)."""
+    s = project.schema
+    dbt(project, "run", "--select", "fraud_score_distribution")
+    comment = query(f"select obj_description('{s}.fraud_score_distribution'::regclass, 'pg_class')")[0][0]
+    assert re.fullmatch(r"fraud-python-inputs: [0-9a-f]{32} [0-9a-f]{32}", comment), comment
+    # a reinstall (a new installation row) is a changed input: the next run builds
+    project.dbt("run-operation", "install_fraud_scoring", fraud_scoring_roles=[project.analyst])
+    assert SKIPPED not in dbt(project, "run", "--select", "fraud_score_distribution").stdout
+    assert SKIPPED in dbt(project, "run", "--select", "fraud_score_distribution").stdout
