@@ -759,9 +759,23 @@ revoke all on function {{ schema }}.log_source_writes() from public;
 {% macro postgres__fraud_scored_at_index(relation) -%}
     {#- A BRIN index: a few pages per million scores; autosummarize, so ranges filled by later
         runs are summarized by autovacuum (unsummarized ranges are always read, which stays
-        correct). -#}
-    create index if not exists {{ relation.identifier }}__scored_at on {{ relation }}
-    using brin (scored_at) with (autosummarize = on)
+        correct). Looked up on this table, not by name, and named by the server: in a full
+        refresh the name is still the old table's (renamed to a backup, dropped after this
+        hook), and `create index if not exists` by that name left the new table without one
+        for the next run to build (a read of every score). -#}
+    do $$
+    begin
+        if not exists (
+            select 1
+            from pg_index as i
+            inner join pg_class as index_class on i.indexrelid = index_class.oid
+            inner join pg_am as am on index_class.relam = am.oid
+            where i.indrelid = {{ fraud_quote_literal(relation) }}::regclass and am.amname = 'brin'
+        ) then
+            execute {{ fraud_quote_literal('create index on ' ~ relation ~ ' using brin (scored_at) with (autosummarize = on)') }};
+        end if;
+    end
+    $$
 {%- endmacro %}
 
 {% macro postgres__fraud_row_versions_sql(table) -%}

@@ -90,6 +90,19 @@ def test_keras_engine_gives_the_same_scores_in_the_database(project):
     project.dbt("run", "--select", "fraud_scores+", "--full-refresh")
 
 
+def test_a_full_refresh_leaves_fraud_scores_its_own_scored_at_index(project):
+    """The monitoring finds new scores through a BRIN index on scored_at; after a full refresh the
+    old table still held the index's name when the hook ran, and the new table got none."""
+    project.dbt("run", "--select", "fraud_scores", "--full-refresh")
+    brin = project.query(
+        "select count(*) from pg_index as i join pg_class as c on i.indexrelid = c.oid"
+        " join pg_am as am on c.relam = am.oid"
+        f" where i.indrelid = '{project.schema}.fraud_scores'::regclass and am.amname = 'brin'"
+    )
+    assert brin == [(1,)]
+    project.dbt("run", "--select", "fraud_scores+")
+
+
 def test_probabilities_travel_as_float32_bit_patterns_without_loss(project):
     """score_stack returns float32 bit patterns; SQL's probability_from_bits must give each exact value."""
     values = np.array([0.0, 1.0, 0.5, 0.1, 1e-45, 1.1754943e-38, 3.4e38, -2.5, np.inf, -np.inf, 0.999999], np.float32)
