@@ -48,19 +48,14 @@
         context run_python_model is given less where the run writes (a new name each
         run), the grants and the contract's columns. -#}
     {%- set meta = config.get('meta') or {} -%}
-    {%- set context = {
-        'unique_id': model.unique_id,
-        'refs': _fraud_python_refs(),
-        'sources': _fraud_python_sources(),
-        'config': _fraud_python_config('config_keys_used', 'config_keys_defaults', model.config),
-        'meta': _fraud_python_config('meta_keys_used', 'meta_keys_defaults', model.config.get('meta') or {}),
-        'this': {'database': this.database, 'schema': this.schema, 'identifier': this.identifier},
+    {%- set context = _fraud_python_model_context() -%}
+    {%- do context.update({
         'contract': (meta.get('python_contract') or {}).get('enforced', false) is true,
         'max_input_rows': meta.get('python_max_input_rows'),
         'grants': config.get('grants'),
         'columns': get_table_columns_and_constraints() if (meta.get('python_contract') or {}).get('enforced') else '',
         'unique_key': config.get('unique_key'),
         'incremental_strategy': config.get('incremental_strategy'),
-    } -%}
+    }) -%}
     {{ return(model.raw_code ~ '|' ~ (context | tojson)) }}
 {%- endmacro %}

@@ -25,20 +25,29 @@
         {%- do run_query('create ' ~ ('temporary ' if temporary else '') ~ 'table ' ~ relation ~ ' '
             ~ get_table_columns_and_constraints()) -%}
     {%- endif -%}
-    {%- set context = {
+    {%- set context = _fraud_python_model_context() -%}
+    {%- do context.update({
+        'is_incremental': is_incremental,
+        'target': {'schema': relation.schema, 'identifier': relation.identifier, 'temporary': temporary},
+        'create': not enforced,
+        'contract': enforced,
+        'max_input_rows': meta.get('python_max_input_rows'),
+    }) -%}
+    select {{ schema }}.run_python_model({{ fraud_quote_literal(context | tojson) }}, {{ fraud_quote_literal(model.raw_code) }})
+{%- endmacro %}
+
+{% macro _fraud_python_model_context() -%}
+    {#- What run_python_model is told of the model itself: its refs and sources resolved, the
+        config and meta keys its code reads, this. (Also what fraud_python_inputs_unchanged
+        fingerprints.) -#}
+    {{ return({
         'unique_id': model.unique_id,
         'refs': _fraud_python_refs(),
         'sources': _fraud_python_sources(),
         'config': _fraud_python_config('config_keys_used', 'config_keys_defaults', model.config),
         'meta': _fraud_python_config('meta_keys_used', 'meta_keys_defaults', model.config.get('meta') or {}),
         'this': {'database': this.database, 'schema': this.schema, 'identifier': this.identifier},
-        'is_incremental': is_incremental,
-        'target': {'schema': relation.schema, 'identifier': relation.identifier, 'temporary': temporary},
-        'create': not enforced,
-        'contract': enforced,
-        'max_input_rows': meta.get('python_max_input_rows'),
-    } -%}
-    select {{ schema }}.run_python_model({{ fraud_quote_literal(context | tojson) }}, {{ fraud_quote_literal(model.raw_code) }})
+    }) }}
 {%- endmacro %}
 
 {% macro _fraud_python_check_installed(schema) -%}
