@@ -26,42 +26,39 @@
     {{ run_hooks(pre_hooks, inside_transaction=True) }}
     {%- do run_query(fraud_python_lock_sql(target_relation)) -%}
     {%- set unchanged = fraud_python_inputs_unchanged(target_relation, existing_relation) -%}
-    {%- if unchanged.skip -%}
-        {%- call statement('main') -%}
-            select 'unchanged: inputs, definition and rows as when built' as fraud_python_skipped
-        {%- endcall -%}
-        {%- do apply_grants(target_relation, grant_config, should_revoke=should_revoke(existing_relation, false)) -%}
-        {{ run_hooks(post_hooks, inside_transaction=True) }}
-        {{ adapter.commit() }}
-        {{ run_hooks(post_hooks, inside_transaction=False) }}
-        {{ return({'relations': [target_relation]}) }}
-    {%- endif -%}
-
     {% call statement('main') -%}
-        {{ fraud_python_run_sql(temp_relation, is_incremental=true) }}
+        {%- if unchanged.skip -%}
+            select 'unchanged: inputs, definition and rows as when built' as fraud_python_skipped
+        {%- else -%}
+            {{ fraud_python_run_sql(temp_relation, is_incremental=true) }}
+        {%- endif -%}
     {%- endcall %}
 
-    {%- if not ((config.get('meta') or {}).get('python_contract') or {}).get('enforced', false) -%}
-        {%- do adapter.expand_target_column_types(from_relation=temp_relation, to_relation=target_relation) -%}
+    {%- if not unchanged.skip -%}
+        {%- if not ((config.get('meta') or {}).get('python_contract') or {}).get('enforced', false) -%}
+            {%- do adapter.expand_target_column_types(from_relation=temp_relation, to_relation=target_relation) -%}
+        {%- endif -%}
+        {%- set dest_columns = process_schema_changes(on_schema_change, temp_relation, existing_relation) -%}
+        {%- if not dest_columns -%}
+            {%- set dest_columns = adapter.get_columns_in_relation(existing_relation) -%}
+        {%- endif -%}
+        {%- set strategy = config.get('incremental_strategy') or 'default' -%}
+        {%- set strategy_sql = adapter.get_incremental_strategy_macro(context, strategy) -%}
+        {%- do run_query(strategy_sql({
+            'target_relation': target_relation, 'temp_relation': temp_relation, 'unique_key': unique_key,
+            'dest_columns': dest_columns,
+            'incremental_predicates': config.get('predicates', none) or config.get('incremental_predicates', none),
+        })) -%}
+        {%- do run_query('drop table if exists ' ~ temp_relation) -%}
     {%- endif -%}
-    {%- set dest_columns = process_schema_changes(on_schema_change, temp_relation, existing_relation) -%}
-    {%- if not dest_columns -%}
-        {%- set dest_columns = adapter.get_columns_in_relation(existing_relation) -%}
-    {%- endif -%}
-    {%- set strategy = config.get('incremental_strategy') or 'default' -%}
-    {%- set strategy_sql = adapter.get_incremental_strategy_macro(context, strategy) -%}
-    {%- do run_query(strategy_sql({
-        'target_relation': target_relation, 'temp_relation': temp_relation, 'unique_key': unique_key,
-        'dest_columns': dest_columns,
-        'incremental_predicates': config.get('predicates', none) or config.get('incremental_predicates', none),
-    })) -%}
-    {%- do run_query('drop table if exists ' ~ temp_relation) -%}
 
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {%- set revoke = should_revoke(existing_relation, full_refresh_mode=False) -%}
     {%- do apply_grants(target_relation, grant_config, should_revoke=revoke) -%}
-    {%- do persist_docs(target_relation, model) -%}
-    {%- do fraud_python_mark_inputs(target_relation, unchanged.inputs) -%}
+    {%- if not unchanged.skip -%}
+        {%- do persist_docs(target_relation, model) -%}
+        {%- do fraud_python_mark_inputs(target_relation, unchanged.inputs) -%}
+    {%- endif -%}
     -- `COMMIT` happens here
     {{ adapter.commit() }}
     {{ run_hooks(post_hooks, inside_transaction=False) }}

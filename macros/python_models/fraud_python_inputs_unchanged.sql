@@ -18,15 +18,13 @@
     {%- if not meta.get('python_skip_unchanged', false) -%}
         {{ return({'skip': false, 'inputs': none}) }}
     {%- endif -%}
-    {%- set inputs = [] -%}
-    {%- for r in _fraud_python_refs().values() -%}
+    {%- set model_context = _fraud_python_model_context() -%}
+    {%- set inputs = [fraud_schema() ~ '.installation'] -%}
+    {%- for r in (model_context.refs.values() | list) + (model_context.sources.values() | list) -%}
         {%- do inputs.append(api.Relation.create(database=r.database, schema=r.schema, identifier=r.identifier)) -%}
     {%- endfor -%}
-    {%- for s in _fraud_python_sources().values() -%}
-        {%- do inputs.append(api.Relation.create(database=s.database, schema=s.schema, identifier=s.identifier)) -%}
-    {%- endfor -%}
-    {%- do inputs.append(fraud_schema() ~ '.installation') -%}
-    {%- set fingerprint = local_md5(_fraud_python_definition() ~ '|' ~ fraud_tables_fingerprint(inputs)) -%}
+    {%- set definition = _fraud_python_definition(model_context) -%}
+    {%- set fingerprint = local_md5(definition ~ '|' ~ fraud_tables_fingerprint(inputs)) -%}
     {%- if existing_relation is none or not existing_relation.is_table or should_full_refresh() -%}
         {#- built whole: the fingerprint is still taken, for the next run -#}
         {{ return({'skip': false, 'inputs': fingerprint}) }}
@@ -43,12 +41,13 @@
     {{ return({'skip': skip, 'inputs': fingerprint}) }}
 {%- endmacro %}
 
-{% macro _fraud_python_definition() -%}
+{% macro _fraud_python_definition(model_context) -%}
     {#- Everything of the model's definition its output depends on, as text: the code, the
-        context run_python_model is given less where the run writes (a new name each
-        run), the grants and the contract's columns. -#}
+        context run_python_model is given (model_context) less where the run writes (a new
+        name each run), the grants and the contract's columns. -#}
     {%- set meta = config.get('meta') or {} -%}
-    {%- set context = _fraud_python_model_context() -%}
+    {%- set context = {} -%}
+    {%- do context.update(model_context) -%}
     {%- do context.update({
         'contract': (meta.get('python_contract') or {}).get('enforced', false) is true,
         'max_input_rows': meta.get('python_max_input_rows'),
