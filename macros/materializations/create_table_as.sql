@@ -18,9 +18,10 @@
         took 31.1 s against 17.7 s for the same query as CREATE TABLE AS. Building
         the key once, after, costs a sort. On Greenplum both apply (the key must
         contain the distribution column).
-        fraud_append_through_view (Greenplum): an incremental run's temporary relation
-        is a view (_fraud_temporary_view), not a table the rows are written to first. -#}
-    {%- if temporary and fraud_dispatch('fraud_append_through_view')(config.get('fraud_append_through_view', false)) -%}
+        fraud_append_through_view (a list of platforms): there, an incremental run's
+        temporary relation is a view (_fraud_temporary_view), not a table the rows are
+        written to first. -#}
+    {%- if temporary and fraud_platform() in _fraud_platform_list(config.get('fraud_append_through_view', [])) -%}
         {{ return(_fraud_temporary_view(relation, sql)) }}
     {%- endif -%}
     {%- set distributed_by = fraud_dispatch('fraud_table_distribution')(config.get('fraud_distributed_by')) -%}
@@ -41,12 +42,29 @@
     {%- endif %}
 {%- endmacro %}
 
+{% macro _fraud_platform_list(configured) -%}
+    {#- config fraud_append_through_view: the platforms where the model's incremental runs
+        append through a view, each 'postgres' or 'greenplum'. -#}
+    {%- set platforms = [configured] if configured is string else configured -%}
+    {%- for platform in platforms -%}
+        {%- do fraud_choice('fraud_append_through_view', platform | string, ['postgres', 'greenplum']) -%}
+    {%- endfor -%}
+    {{ return(platforms) }}
+{%- endmacro %}
+
 {% macro _fraud_temporary_view(relation, sql) -%}
-    {#- What an incremental run of a model with config fraud_append_through_view appends, where
-        the platform says so (fraud_append_through_view): a temporary view in place of dbt's
-        temporary table, so that dbt's own INSERT ... SELECT from it runs the query once and
-        writes each row once, into the model's table. dbt compares the view's columns with
-        the table's (on_schema_change) as it would the temporary table's. -#}
+    {#- What an incremental run of a model appends on the platforms its config
+        fraud_append_through_view lists: a temporary view in place of dbt's temporary table,
+        so that dbt's own INSERT ... SELECT from it runs the query once and writes each row
+        once, into the model's table. dbt compares the view's columns with the table's
+        (on_schema_change) as it would the temporary table's. Where to: on Greenplum an
+        INSERT ... SELECT runs on every segment, as a CREATE TABLE AS does, so a temporary
+        table only writes each new row a second time (and is created on every segment, even
+        when nothing is new); on PostgreSQL an INSERT ... SELECT runs no parallel workers, a
+        CREATE TABLE AS can, which is worth the second write where the query's time is in
+        per-row work workers share (fraud_scores' scoring calls), not where it is in
+        writing wide rows (the stacks: 200,000 new rows on 2,000,000 were written twice, 24
+        MB, in 0.8 s of a 2.6 s stacking). -#}
     create temporary view {{ relation }} as (
         {{ sql }}
     );

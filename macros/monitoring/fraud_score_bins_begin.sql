@@ -7,6 +7,6 @@
         pairs), right after BEGIN: the aggregate locked against other aggregating runs (two
         runs at once would both aggregate the same new pairs), and
         on PostgreSQL one snapshot of fraud_scores for the whole transaction, taken after the
-        lock is granted. It runs no query while rendered: nothing may precede SET TRANSACTION. -#}
+        lock is granted. It runs no query while rendered: no query may precede SET TRANSACTION. -#}
     {{ fraud_dispatch('fraud_score_bins_begin')(load_cached_relation(this)) }}
 {%- endmacro %}

@@ -199,14 +199,6 @@
     {{ return(column) }}
 {%- endmacro %}
 
-{% macro greenplum__fraud_append_through_view(configured) -%}
-    {#- As configured (fraud_append_through_view): an INSERT ... SELECT runs on every
-        segment there, as a CREATE TABLE AS does, so dbt's temporary table would only
-        write each new row a second time (and create a table on every segment, even
-        when nothing is new). -#}
-    {{ return(configured) }}
-{%- endmacro %}
-
 {% macro greenplum__fraud_distribute_stacks(relation) -%}
     {#- The stacks analyzed, and distributed by batch_id if they are not yet. -#}
     {%- set table = relation.schema ~ '.' ~ relation.identifier -%}
@@ -364,4 +356,13 @@ analyze {{ schema }}.segment_keys;
         and the sum of their text's hashes. -#}
     select count(*)::text || ':' || coalesce(sum(hashtext(t::text)::numeric), 0)::text
     from {{ table }} as t
+{%- endmacro %}
+
+
+{#- ---- settings (macros/settings/) ---- -#}
+
+{% macro greenplum__fraud_without_jit() -%}
+    {#- guarded: Greenplum 6 has no jit setting (7 and Cloudberry have); a query, which
+        Greenplum's pre-hooks allow, as none of them sets the isolation level -#}
+    do $$ begin if exists (select from pg_settings where name = 'jit') then set local jit = off; end if; end $$
 {%- endmacro %}

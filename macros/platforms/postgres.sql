@@ -62,12 +62,14 @@
 {%- endmacro %}
 
 {% macro postgres__fraud_stack_new_rows(staged, batch_rows, stacks, name) -%}
-{#- PostgreSQL: the rows written since the last stacking (fraud_changed_source_ids,
-    collected once by the pre-hook postgres__fraud_restack_changed_batches) that no
-    stored stack's id range holds (those inside one were stacked again with it
-    by the pre-hook), grouped by batch and by the stored stack that follows them: a
-    new stack never spans a stored one, so stack ranges stay disjoint. Appended ids
-    (above every stored stack) skip both index lookups. -#}
+{#- PostgreSQL: the staged rows no stored stack's id range holds (those inside one were
+    stacked again with it by the pre-hook postgres__fraud_restack_changed_batches), grouped
+    by batch and by the stored stack that follows them: a new stack never spans a stored
+    one, so stack ranges stay disjoint. Two kinds: rows above every stored stack, which no
+    stack can hold, read as one range of the source's key (an arrival: 200,000 new rows on
+    2,000,000 took 0.59 s where 200,000 lookups by key took 1.08 s); and rows written since
+    the last stacking (fraud_changed_source_ids, collected once by that pre-hook) at or
+    below the last stored stack, each looked up by key and kept if it falls in a gap. -#}
 {{ name }}_bounds as (
 
     select max(last_transaction_id) as last_stacked from {{ stacks }}
@@ -76,21 +78,18 @@
 
 {{ name }}_new as (
 
-    -- driven by the changed ids, each looked up by the source's key: the staged view packs
-    -- only those rows (a join the other way round packs every row of the source first)
+    -- in the gaps: driven by the changed ids, each looked up by the source's key (the staged
+    -- view packs only those rows; a join the other way round packs every row of the source
+    -- first); the bound is checked before the probe of the stacks
     select
         changed.transaction_id,
         staged.features,
         changed.transaction_id / {{ batch_rows }} as batch_id,
-        case
-            when changed.transaction_id > bounds.last_stacked then null
-            else (
-                select min(following.first_transaction_id) from {{ stacks }} as following
-                where following.first_transaction_id > changed.transaction_id
-            )
-        end as next_stack
+        (
+            select min(following.first_transaction_id) from {{ stacks }} as following
+            where following.first_transaction_id > changed.transaction_id
+        ) as next_stack
     from pg_temp.fraud_stacking_changed_ids as changed  -- written by the pre-hook
-    cross join {{ name }}_bounds as bounds
     cross join lateral (
         select looked_up.features
         from {{ staged }} as looked_up
@@ -98,10 +97,23 @@
         offset 0  -- noqa: AM09 (a lookup per id: not flattened into a join that packs every row)
     ) as staged
     where
-        case
-            when bounds.last_stacked is null or changed.transaction_id > bounds.last_stacked then true
-            else not {{ _fraud_in_a_stack(stacks, 'changed.transaction_id') }}
-        end
+        changed.transaction_id <= (select bounds.last_stacked from {{ name }}_bounds as bounds)
+        and not {{ _fraud_in_a_stack(stacks, 'changed.transaction_id') }}
+
+    union all
+
+    -- above every stored stack (every row, when none is stored): each staged row there,
+    -- changed since the last stacking or not (one whose stack was deleted is stacked again)
+    select
+        above.transaction_id,
+        above.features,
+        above.transaction_id / {{ batch_rows }} as batch_id,
+        null::bigint as next_stack
+    from {{ staged }} as above
+    where
+        above.transaction_id > (
+            select coalesce(bounds.last_stacked, -9223372036854775808) from {{ name }}_bounds as bounds
+        )
 
 ),
 
@@ -132,9 +144,22 @@
 {% macro postgres__fraud_stack_keys(relation) -%}
     {#- A post-hook of int_credit_card__scoring_stacks: a stack per first id, at most
         (two stacking runs can never store the same stack twice), and the index that
-        finds the stack holding an id. -#}
+        finds the stack holding an id. And the stacks stored uncompressed (STORAGE
+        EXTERNAL, set once after a table is built: the ALTER locks the table): packed
+        float4 bytes hardly compress, yet the default (pglz) tried, 0.38 s for two stacks
+        of 100,000 rows (24 MB) where storing them as they are took 0.07 s. -#}
     create unique index if not exists {{ relation.identifier }}__first_transaction_id
-    on {{ relation }} (first_transaction_id)
+    on {{ relation }} (first_transaction_id);
+    do $fraud_storage$
+    begin
+        if exists (
+            select 1 from pg_attribute
+            where attrelid = '{{ relation }}'::regclass and attname = 'stack' and attstorage <> 'e'
+        ) then
+            alter table {{ relation }} alter column stack set storage external;
+        end if;
+    end
+    $fraud_storage$
 {%- endmacro %}
 
 {#- ---- changed source rows (macros/changes/) ---- -#}
@@ -553,13 +578,6 @@ $$
     {{ return(none) }}
 {%- endmacro %}
 
-{% macro postgres__fraud_append_through_view(configured) -%}
-    {#- Never: PostgreSQL runs no parallel plan for an INSERT ... SELECT, and a CREATE
-        TABLE AS can (fraud_scores' calls spread over parallel workers), so an
-        incremental run keeps dbt's temporary table. -#}
-    {{ return(false) }}
-{%- endmacro %}
-
 {% macro postgres__fraud_distribute_stacks(relation) -%}
     {#- Nothing to distribute. -#}
 {%- endmacro %}
@@ -786,4 +804,12 @@ revoke all on function {{ schema }}.log_source_writes() from public;
         sum(hashtextextended(t.tableoid::text || ',' || t.xmin::text || ',' || t.ctid::text, 0)::numeric), 0
     )::text
     from {{ table }} as t
+{%- endmacro %}
+
+
+{#- ---- settings (macros/settings/) ---- -#}
+
+{% macro postgres__fraud_without_jit() -%}
+    {#- every supported PostgreSQL has the setting (11 and later) -#}
+    set local jit = off
 {%- endmacro %}

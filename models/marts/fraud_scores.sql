@@ -9,10 +9,9 @@
         on_schema_change='fail',
         fraud_constraints_after_load=true,
         fraud_distributed_by='transaction_id',
-        fraud_append_through_view=true,
+        fraud_append_through_view=['greenplum'],
         pre_hook=[
             "{{ fraud_scoring_begin() }}",
-            "do $$ begin if exists (select from pg_settings where name = 'jit') then set local jit = off; end if; end $$",
             "{{ fraud_drop_outdated_scores() }}",
         ],
         post_hook=["{{ fraud_record_scored_source() }}", "{{ fraud_scored_at_index() }}"],
@@ -26,9 +25,7 @@
     new rows on 284,807), and the primary key (transaction_id, model_version) refuses a
     duplicate rather than replacing it. Locks (fraud_scoring_begin): one scoring run at a
     time on this table, and no stacking while it scores.
-    jit = off: compiling this query's expressions cost 1.3 s at 2M rows and
-    saved nothing (the time is in the scoring calls); guarded, as Greenplum 6
-    has no jit setting. SET LOCAL ends with the model's transaction. -#}
+    Without JIT, as every model (fraud_without_jit). -#}
 -- noqa: disable=LT02
 -- (CTEs generated per model version: the indentation rule cannot place them)
 -- the registry, read when the model compiles (which versions score) and when it runs (their bytes):

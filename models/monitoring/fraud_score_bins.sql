@@ -4,6 +4,7 @@
         incremental_strategy='append',
         on_schema_change='fail',
         fraud_distributed_by='stack_id',
+        fraud_jit_in_full_builds=true,
         pre_hook=["{{ fraud_score_bins_begin() }}", "{{ fraud_score_bins_changes() }}"],
     )
 }}

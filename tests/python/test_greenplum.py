@@ -12,9 +12,11 @@ import os
 import re
 
 import pytest
-from dbtdb import drop_project, query, setup_project
+from dbtdb import ROOT, drop_project, query, setup_project
 
-from warehouse.loading import raw_table_ddl
+from training.data import write_synthetic_csv
+from warehouse.connection import connection
+from warehouse.loading import load_csv, raw_table_ddl
 
 GREENPLUM = {"fraud_platform": "greenplum"}
 
@@ -131,19 +133,27 @@ def test_greenplum_stacks_group_rows_by_their_placement_key_not_the_segment(proj
 
 
 @pytest.mark.database
-def test_only_greenplum_appends_new_scores_through_a_view(project):
-    """On Greenplum an incremental fraud_scores run inserts from a temporary view (the query runs on
-    every segment inside dbt's INSERT, each row written once); PostgreSQL keeps dbt's temporary
-    table, whose CREATE TABLE AS can spread the scoring calls over parallel workers."""
-    jinja = "{{ fraud_dispatch('fraud_append_through_view')(true) }}"
-    assert inline(project, jinja, **GREENPLUM).strip() == "True"
-    assert inline(project, jinja).strip() == "False"
+def test_new_scores_append_through_a_view_on_greenplum_and_new_stacks_on_postgres(project, tmp_path):
+    """fraud_append_through_view lists platforms. New scores: on Greenplum an INSERT from a temporary
+    view (the query runs on every segment inside dbt's INSERT, each row written once); PostgreSQL
+    keeps dbt's temporary table, whose CREATE TABLE AS can spread the scoring calls over parallel
+    workers. New stacks: on PostgreSQL through a view (wide rows written once, not twice)."""
     view = "{{ _fraud_temporary_view(api.Relation.create(identifier='t'), 'select 1 as x') }}"
     assert re.search(r"create temporary view\s+\"?t\"?\s+as \(\s*select 1 as x\s*\);", inline(project, view))
-    project.dbt("run", "--select", "+fraud_scores")  # the table exists: the next run is incremental
-    second = project.dbt("run", "--debug", "--select", "fraud_scores")
+    bad = project.dbt("compile", "--inline", "{{ _fraud_platform_list(['postgres', 'oracle']) }}", check=False)
+    assert bad.returncode != 0 and "fraud_append_through_view" in bad.stdout and "oracle" in bad.stdout
+    project.dbt("run", "--select", "+fraud_scores")  # the tables exist: the next run is incremental
+    extra = write_synthetic_csv(tmp_path / "more.csv", 5, seed=101)
+    with connection() as conn:
+        load_csv(conn, extra, f"{project.raw_schema}.credit_card", append=True)
+    second = project.dbt("run", "--debug", "--select", "int_credit_card__scoring_stacks", "fraud_scores")
     assert 'create temporary table "fraud_scores__dbt_tmp' in second.stdout
-    assert "create temporary view" not in second.stdout
+    assert 'create temporary view "int_credit_card__scoring_stacks__dbt_tmp' in second.stdout
+    assert 'create temporary table "int_credit_card__scoring_stacks__dbt_tmp' not in second.stdout
+    assert project.query(
+        f"select count(*) from {project.schema}.int_credit_card__scoring_stacks"
+        f" where last_transaction_id = (select max(transaction_id) from {project.raw_schema}.credit_card)"
+    ) == [(1,)]
 
 
 @pytest.mark.database
@@ -176,10 +186,20 @@ def test_fraud_dispatch_names_the_missing_implementation(project):
 
 
 @pytest.mark.database
-def test_the_jit_setting_is_guarded_for_platforms_without_it(project):
-    hooks = project.compile_model("fraud_scores", **GREENPLUM)[0]
-    assert not any(h.strip().startswith("set local jit") for h in hooks)  # Greenplum 6 has no jit
-    assert any("where name = 'jit'" in h for h in hooks)
+def test_every_model_runs_without_jit_first_guarded_where_the_setting_may_be_missing(project):
+    """fraud_without_jit is every model's first pre-hook. On PostgreSQL a plain SET (no query: a later
+    pre-hook may still set the isolation level); on Greenplum guarded (Greenplum 6 has no jit). A
+    full build of a model with fraud_jit_in_full_builds renders nothing (dbt runs no empty hook)."""
+    project.dbt("compile", "--select", "fraud_scores")
+    nodes = json.loads((ROOT / f"target/test_{project.suffix}/manifest.json").read_text())["nodes"]
+    models = [n for n in nodes.values() if n["resource_type"] == "model" and n["package_name"] == "fraud_scoring"]
+    assert len(models) > 15
+    assert all(n["config"]["pre-hook"][0]["sql"] == "{{ fraud_without_jit() }}" for n in models)
+    assert inline(project, "{{ fraud_without_jit() }}").strip() == "set local jit = off"
+    guarded = inline(project, "{{ fraud_without_jit() }}", **GREENPLUM)
+    assert "where name = 'jit'" in guarded and not guarded.strip().startswith("set local jit")
+    full_build_jit = sorted(n["name"] for n in models if n["config"].get("fraud_jit_in_full_builds"))
+    assert full_build_jit == ["fraud_feature_bins", "fraud_score_bins"]
 
 
 # ---- the segment probe -----------------------------------------------------------
