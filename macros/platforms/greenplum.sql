@@ -362,7 +362,9 @@ analyze {{ schema }}.segment_keys;
 {#- ---- settings (macros/settings/) ---- -#}
 
 {% macro greenplum__fraud_without_jit() -%}
-    {#- guarded: Greenplum 6 has no jit setting (7 and Cloudberry have); a query, which
-        Greenplum's pre-hooks allow, as none of them sets the isolation level -#}
-    do $$ begin if exists (select from pg_settings where name = 'jit') then set local jit = off; end if; end $$
+    {#- Nothing: Greenplum 7 and Cloudberry ship with jit off, Greenplum 6 has no such
+        setting, and a statement per model is a round trip to the coordinator (a guarded
+        DO block in every model made a `dbt run` with nothing new 0.8 s slower on 2
+        segments). -#}
+    {{ return('') }}
 {%- endmacro %}

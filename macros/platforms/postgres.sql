@@ -810,6 +810,7 @@ revoke all on function {{ schema }}.log_source_writes() from public;
 {#- ---- settings (macros/settings/) ---- -#}
 
 {% macro postgres__fraud_without_jit() -%}
-    {#- every supported PostgreSQL has the setting (11 and later) -#}
-    set local jit = off
+    {#- A SET, not a query (every supported PostgreSQL has the setting), so a model's next
+        pre-hook may still begin with SET TRANSACTION (stacking's, the aggregates'). -#}
+    {{ return('set local jit = off') }}
 {%- endmacro %}

@@ -186,20 +186,25 @@ def test_fraud_dispatch_names_the_missing_implementation(project):
 
 
 @pytest.mark.database
-def test_every_model_runs_without_jit_first_guarded_where_the_setting_may_be_missing(project):
+def test_every_model_runs_without_jit_first_on_postgres_and_with_nothing_on_greenplum(project):
     """fraud_without_jit is every model's first pre-hook. On PostgreSQL a plain SET (no query: a later
-    pre-hook may still set the isolation level); on Greenplum guarded (Greenplum 6 has no jit). A
-    full build of a model with fraud_jit_in_full_builds renders nothing (dbt runs no empty hook)."""
+    pre-hook may still set the isolation level); on Greenplum nothing (7 ships with jit off, 6 has no
+    such setting), nor in a full build of a model with fraud_jit_in_full_builds: dbt runs no empty
+    hook."""
     project.dbt("compile", "--select", "fraud_scores")
     nodes = json.loads((ROOT / f"target/test_{project.suffix}/manifest.json").read_text())["nodes"]
     models = [n for n in nodes.values() if n["resource_type"] == "model" and n["package_name"] == "fraud_scoring"]
     assert len(models) > 15
     assert all(n["config"]["pre-hook"][0]["sql"] == "{{ fraud_without_jit() }}" for n in models)
     assert inline(project, "{{ fraud_without_jit() }}").strip() == "set local jit = off"
-    guarded = inline(project, "{{ fraud_without_jit() }}", **GREENPLUM)
-    assert "where name = 'jit'" in guarded and not guarded.strip().startswith("set local jit")
+    assert inline(project, "{{ fraud_without_jit() }}", **GREENPLUM).strip() == ""
     full_build_jit = sorted(n["name"] for n in models if n["config"].get("fraud_jit_in_full_builds"))
     assert full_build_jit == ["fraud_feature_bins", "fraud_score_bins"]
+    # a full build of one: the hook renders nothing, so dbt runs none; an incremental run: the SET
+    built = project.dbt("run", "--debug", "--select", "fraud_score_bins", "--full-refresh")
+    assert "set local jit = off" not in built.stdout
+    again = project.dbt("run", "--debug", "--select", "fraud_score_bins")
+    assert "set local jit = off" in again.stdout
 
 
 # ---- the segment probe -----------------------------------------------------------
