@@ -197,3 +197,27 @@ def test_a_reloaded_source_is_scored_anew_by_a_plain_run(project, model_dir, tmp
     expected = load_scorer((model_dir / artifacts.MODEL_FILE).read_bytes(), meta, "numpy").predict(X)
     assert all(np.float32(s[r[0]][0]) == p for r, p in zip(rows, expected, strict=True))  # the same bits
     project.dbt("test")
+
+
+def test_rows_of_a_stack_deleted_by_hand_above_the_others_are_stacked_and_scored_again(project):
+    """Rows above every stored stack are read as one range of the key, written since the last
+    stacking or not: the rows of the last stack, deleted by hand (no change to the source says they
+    need stacking), are stacked again and scored once each by the next plain run."""
+    small = {"fraud_batch_rows": 500}  # several stacks on the 3,000 rows
+    project.dbt("run", "--select", "int_credit_card__scoring_stacks+", "--full-refresh", **small)
+    before = scores(project)
+    stacks = f"{project.schema}.int_credit_card__scoring_stacks"
+    assert query(f"select count(*) from {stacks}")[0][0] >= 3
+    ((first, last, gone),) = query(
+        f"select first_transaction_id, last_transaction_id, stack_id from {stacks}"
+        " order by first_transaction_id desc limit 1"
+    )
+    query(f"delete from {stacks} where stack_id = %s", (gone,))
+    project.dbt("run", **small)
+    after = scores(project)
+    assert sorted(after) == sorted(before)
+    assert {i: v[0] for i, v in after.items()} == {i: v[0] for i, v in before.items()}
+    assert query(f"select first_transaction_id, last_transaction_id from {stacks} where first_transaction_id >= %s",
+                 (first,)) == [(first, last)]  # fmt: skip
+    assert query(f"select count(*) from {project.schema}.fraud_scores where stack_id = %s", (gone,)) == [(0,)]
+    project.dbt("test", **small)
