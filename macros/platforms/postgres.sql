@@ -503,9 +503,13 @@ $$
         longer stored (stack_id) and scores the new ones. -#}
     drop table if exists pg_temp.fraud_stacking_changed_ids;
     -- the changed ids, collected once (from the change log, or a scan of the source) for this pre-hook and for the
-    -- model's own query (postgres__fraud_stack_new_rows), which stacks those outside every range
+    -- model's own query (postgres__fraud_stack_new_rows), which stacks those outside every range: those at or
+    -- below the last stored stack, as the model's query reads every row above it as one range (an arrival of
+    -- 800,000 rows on 8,000,000 was collected here, 0.85 s, to be read again there)
     create temporary table fraud_stacking_changed_ids on commit drop as
-    {{ fraud_changed_source_ids(this) }};
+    select changed.transaction_id
+    from ({{ fraud_changed_source_ids(this) | indent(4) }}) as changed
+    where changed.transaction_id <= (select max(stacked.last_transaction_id) from {{ this }} as stacked);
     analyze pg_temp.fraud_stacking_changed_ids;
     with touched as (
         select distinct containing.first_transaction_id
