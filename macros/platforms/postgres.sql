@@ -512,6 +512,7 @@ $$
     where changed.transaction_id <= (select max(stacked.last_transaction_id) from {{ this }} as stacked);
     analyze pg_temp.fraud_stacking_changed_ids;
     with touched as (
+        -- (the changed ids are all at or below the last stored stack: kept so above)
         select distinct containing.first_transaction_id
         from pg_temp.fraud_stacking_changed_ids as changed
         cross join lateral (
@@ -521,9 +522,7 @@ $$
             order by stacked.first_transaction_id desc
             limit 1
         ) as containing
-        where
-            changed.transaction_id <= (select max(last_transaction_id) from {{ this }})
-            and containing.last_transaction_id >= changed.transaction_id
+        where containing.last_transaction_id >= changed.transaction_id
     ),
 
     stale as (
