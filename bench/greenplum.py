@@ -21,6 +21,10 @@ model; b: the per-row work of the measured rows on one segment), the rest of the
 
     dbt run(rows, S) = rest + sum over stacking, scoring of a + (rows / measured rows) x b / S
 
+and again with every model fitted that way (a model slower on more segments taken as not
+shrinking, at its larger cluster's time), dbt's own start and end (the whole process less
+every model) the one constant part.
+
 Assumed: one core per segment as fast as these; rows spread evenly (they are:
 see the spread column); the network between hosts carries the scored rows'
 redistribution (about 60 bytes a row) without becoming the bottleneck.
@@ -139,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
                 "noop_wall_s": median(s["noop"], "wall_s"),
                 "noop_model_s": median(s["noop"], "score_s"),
                 "load_1m": median(s["full"] + s["noop"], "load_1m"),
+                "models_s": {
+                    name: statistics.median(x["models_s"][name] for x in s["full"]) for name in s["full"][0]["models_s"]
+                },
                 # the models besides stacking and scoring that took over a second (the rest of the run)
                 "other_models_s": {
                     name: statistics.median(x["models_s"][name] for x in s["full"])
@@ -166,20 +173,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def fit_segments(one: float, two: float, s1: int, s2: int) -> dict:
+    """a + b / segments through two measured times (see the module's doc)."""
+    b = (one - two) / (1 / s1 - 1 / s2)
+    a = one - b / s1
+    if a < 0:  # faster than linear (one segment's hash table of every row spills): no fixed part,
+        a, b = 0.0, two * s2  # and the larger cluster's per-row cost
+    if b < 0:  # slower on more segments: taken as not shrinking at all, at the larger cluster's time
+        a, b = two, 0.0
+    return {"a": a, "b": b}
+
+
 def predict(measured: list[dict], rows: int, segments: int) -> dict:
     """dbt run time for `rows` on `segments` segments, fitted on two measured clusters (see the module's doc)."""
-    (one, two), fit = measured, {}
+    one, two = measured
     s1, s2 = one["segments"], two["segments"]
-    for part in ("stack_model_s", "score_model_s"):
-        b = (one[part] - two[part]) / (1 / s1 - 1 / s2)
-        a = one[part] - b / s1
-        if a < 0:  # faster than linear (one segment's hash table of every row spills): no fixed part,
-            a, b = 0.0, two[part] * s2  # and the larger cluster's per-row cost
-        fit[part] = {"a": a, "b": b}
-    rest = statistics.mean(c["wall_s"] - c["stack_model_s"] - c["score_model_s"] for c in measured)
+    fit = {part: fit_segments(one[part], two[part], s1, s2) for part in ("stack_model_s", "score_model_s")}
     scale = rows / one["rows"]
     parts = {part: f["a"] + scale * f["b"] / segments for part, f in fit.items()}
-    return {
+    # every model fitted the same way (their medians in the full refreshes); the rest of the
+    # process, dbt's own start and end, taken as constant
+    models = {}
+    for name in one.get("models_s", {}):
+        if name in two.get("models_s", {}):
+            f = fit_segments(one["models_s"][name], two["models_s"][name], s1, s2)
+            models[name] = {**f, "predicted_s": f["a"] + scale * f["b"] / segments}
+    rest = statistics.mean(c["wall_s"] - c["stack_model_s"] - c["score_model_s"] for c in measured)
+    result = {
         "rows": rows,
         "segments": segments,
         "fit": fit,
@@ -189,6 +209,16 @@ def predict(measured: list[dict], rows: int, segments: int) -> dict:
         "scoring_s": parts["score_model_s"],
         "dbt_run_s": rest + sum(parts.values()),
     }
+    if models:
+        dbt_own = statistics.mean(c["wall_s"] - sum(c["models_s"].values()) for c in measured)
+        result.update(
+            {
+                "models": models,
+                "dbt_own_s": dbt_own,
+                "dbt_run_by_model_s": dbt_own + sum(m["predicted_s"] for m in models.values()),
+            }
+        )
+    return result
 
 
 def report(result: dict) -> str:
@@ -223,6 +253,14 @@ def report(result: dict) -> str:
             f"predicted dbt run --full-refresh, {p['rows']:,} rows on {p['segments']} segments: {p['dbt_run_s']:.1f} s"
             f" (stacking {p['stacking_s']:.1f} s, scoring {p['scoring_s']:.1f} s, rest {p['rest_s']:.1f} s)"
         )
+        if "models" in p:
+            largest = sorted(p["models"].items(), key=lambda item: -item[1]["predicted_s"])[:5]
+            lines.append(
+                f"predicted the same, every model fitted as a + b / segments: {p['dbt_run_by_model_s']:.1f} s"
+                f" (dbt's own start and end {p['dbt_own_s']:.1f} s; largest: "
+                + ", ".join(f"{n} {m['a']:.2f} + {m['b']:.2f} / S -> {m['predicted_s']:.1f} s" for n, m in largest)
+                + ")"
+            )
     return "\n".join(lines)
 
 

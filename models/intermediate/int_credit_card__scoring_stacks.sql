@@ -34,12 +34,8 @@
     A replaced or truncated source is stacked anew.
     Without JIT, as every model (fraud_without_jit). -#}
 
-with
-
 {{ fraud_stack_transactions(
     ref('stg_raw__credit_card'),
     fraud_batch_rows(),
     stacks=this if is_incremental() else none,
 ) }}
-
-select * from final

@@ -65,3 +65,40 @@ def test_a_run_with_nothing_new_does_no_scoring_work(project):
 )
 def test_statements_are_told_apart_by_what_they_do(sql, kind):
     assert breakdown.kind(sql) == kind
+
+
+def cluster_run(segments, rows, models, rest):
+    """A measured cluster as bench.greenplum records one: medians of the full refreshes."""
+    return {
+        "segments": segments,
+        "rows": rows,
+        "stack_model_s": models["int_credit_card__scoring_stacks"],
+        "score_model_s": models["fraud_scores"],
+        "models_s": models,
+        "wall_s": rest + sum(models.values()),
+    }
+
+
+def test_the_segment_fit_passes_through_both_clusters_and_never_predicts_a_negative_part():
+    from bench.greenplum import fit_segments
+
+    fit = fit_segments(7.0, 4.5, 1, 2)
+    assert fit["a"] + fit["b"] == pytest.approx(7.0) and fit["a"] + fit["b"] / 2 == pytest.approx(4.5)
+    # faster than linear: no fixed part, the larger cluster's per-row cost
+    assert fit_segments(10.0, 4.0, 1, 2) == {"a": 0.0, "b": 8.0}
+    # slower on more segments: a part that does not shrink, at the larger cluster's time
+    assert fit_segments(6.8, 11.2, 1, 2) == {"a": 11.2, "b": 0.0}
+
+
+def test_the_prediction_sums_every_models_fit_and_dbts_own_time():
+    from bench.greenplum import predict
+
+    one = cluster_run(1, 2_000_000, {"int_credit_card__scoring_stacks": 12.0, "fraud_scores": 7.0, "bins": 6.0}, 3.0)
+    two = cluster_run(2, 2_000_000, {"int_credit_card__scoring_stacks": 6.0, "fraud_scores": 4.5, "bins": 9.0}, 3.0)
+    p = predict([one, two], rows=8_000_000, segments=24)
+    assert p["dbt_own_s"] == pytest.approx(3.0)
+    assert p["models"]["bins"]["predicted_s"] == pytest.approx(9.0)  # grew: taken as not shrinking
+    assert p["models"]["fraud_scores"]["predicted_s"] == pytest.approx(2.0 + 4 * 5.0 / 24)
+    assert p["models"]["int_credit_card__scoring_stacks"]["predicted_s"] == pytest.approx(4 * 12.0 / 24)
+    expected = 3.0 + sum(m["predicted_s"] for m in p["models"].values())
+    assert p["dbt_run_by_model_s"] == pytest.approx(expected)

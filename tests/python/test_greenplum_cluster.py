@@ -249,6 +249,16 @@ def test_the_plan_moves_no_feature_row_or_stack_into_scoring(cluster, flow):
     assert "Motion" not in top, stacking
 
 
+def test_a_query_through_the_staged_view_reads_the_source_directly(cluster, flow):
+    # the monitoring, the quarantine and dbt test read two or three of the staged view's
+    # columns; a view Greenplum cannot pull up (a CTE inside it) read every column of every
+    # row below a Subquery Scan (3.6 s a segment of 1,000,000 rows, against 0.46 s)
+    explain = "explain select count(seconds_since_start) from analytics.stg_raw__credit_card"
+    plan_text = "\n".join(r[0] for r in cluster.query(explain))
+    assert "Subquery Scan" not in plan_text, plan_text
+    assert re.search(r"Seq Scan on credit_card", plan_text), plan_text
+
+
 def test_keras_on_the_segments_agrees_with_numpy(cluster, flow):
     cluster.dbt("run", env={"FRAUD_DBT_SCHEMA": "analytics_keras"}, fraud_scoring_runtime="keras")
     numpy_scores, keras_scores = scores(cluster), scores(cluster, "analytics_keras")
